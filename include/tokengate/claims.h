@@ -1,0 +1,73 @@
+/* claims.h - the user and organisation facts in verified PropelAuth claims.
+ *
+ * Pure functions over the claims object that tg_jwt_verify() returned; the
+ * structs borrow strings from it, so they live as long as that object.
+ * Semantics follow PropelAuth's own libraries (see spec/propelauth.md).
+ */
+#ifndef TOKENGATE_CLAIMS_H
+#define TOKENGATE_CLAIMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#define TG_ORGS_MAX 1000   /* tokens listing more organisations are refused */
+#define TG_ROLES_MAX 64    /* roles in a [roles] hierarchy */
+
+/* [roles] hierarchy, highest role first. Used only for tokens that carry no
+ * inherited_user_roles_plus_current_role list. */
+struct tg_role_hierarchy {
+    char *names[TG_ROLES_MAX];
+    size_t count;
+};
+
+struct tg_identity {
+    const char *user_id;
+    const char *email, *first_name, *last_name, *username;
+    const char *legacy_user_id, *impersonator_user_id;
+    const char *login_method;      /* login_method.login_method */
+    json_t *org_map;               /* org_id_to_org_member_info, or NULL */
+    json_t *active_org;            /* org_member_info, or NULL */
+};
+
+struct tg_membership {
+    const char *org_id, *org_name, *url_safe_org_name;
+    const char *user_role;
+    json_t *inherited_roles;       /* array of strings, or NULL */
+    json_t *additional_roles;      /* array of strings, or NULL */
+    json_t *permissions;           /* array of strings, or NULL */
+    bool multi_role;
+};
+
+enum tg_org_lookup { TG_ORG_MEMBER, TG_ORG_NOT_MEMBER, TG_ORG_INVALID };
+
+/* True when TEXT holds no control character (C0, DEL or C1): such values
+ * could split a header or a log line, so they are never passed on. */
+bool tg_text_is_single_line(const char *text);
+
+/* Reads the identity from CLAIMS. Returns 0, or -1 when the claims are unfit
+ * to pass on (a control character in a value, more than TG_ORGS_MAX orgs,
+ * malformed organisation claims); WHY then says which. */
+int tg_identity_read(json_t *claims, struct tg_identity *identity, const char **why);
+
+/* Finds the membership in ORG_ID, or with ORG_ID NULL the active org of an
+ * active-org token (org_member_info). TG_ORG_INVALID means the membership
+ * object is malformed or holds a control character. */
+enum tg_org_lookup tg_identity_find_org(const struct tg_identity *identity, const char *org_id,
+                                        struct tg_membership *membership);
+
+bool tg_membership_is_role(const struct tg_membership *membership, const char *role);
+bool tg_membership_is_at_least_role(const struct tg_membership *membership, const char *role,
+                                    const struct tg_role_hierarchy *hierarchy);
+bool tg_membership_has_permission(const struct tg_membership *membership,
+                                  const char *permission);
+
+/* Writes the user's roles in the org, comma-separated, into OUT. Returns the
+ * length, or -1 when they do not fit. */
+long tg_membership_roles_join(const struct tg_membership *membership,
+                              const struct tg_role_hierarchy *hierarchy, char *out, size_t size);
+/* Writes the permissions comma-separated; same return convention. */
+long tg_membership_permissions_join(const struct tg_membership *membership, char *out,
+                                    size_t size);
+
+#endif

@@ -1,0 +1,94 @@
+/* config.h - the configuration file (contract section 3).
+ *
+ * tg_config_load() reads the whole file and reports every problem it finds,
+ * each as "FILE:LINE: message", instead of stopping at the first: `tokengate
+ * -t` prints them all. A configuration with any problem is never used.
+ * Loading the keys it names is a separate step (tg_config_keys_load), since
+ * keys change while the configuration does not.
+ */
+#ifndef TOKENGATE_CONFIG_H
+#define TOKENGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tokengate/claims.h"
+#include "tokengate/keys.h"
+#include "tokengate/rules.h"
+
+#define TG_RULES_MAX 1024
+#define TG_PROBLEMS_MAX 200
+#define TG_KEY_SOURCES_MAX 16
+
+enum tg_default_policy { TG_DEFAULT_DENY, TG_DEFAULT_USER, TG_DEFAULT_OPEN };
+
+/* A value that names a file, with the line it came from for later errors. */
+struct tg_config_source {
+    char *value;
+    int line;
+};
+
+struct tg_config {
+    char *file;
+
+    /* [tokengate] */
+    char *listen;                   /* NULL: the socket inherited on fd 0 */
+    int threads;
+    enum tg_default_policy default_policy;
+    char *realm;
+    char *variable_prefix;
+    int log_level;                  /* enum tg_log_level */
+    long cache_size;
+    char *state_dir;
+
+    /* [token] */
+    struct tg_config_source verifier_keys[TG_KEY_SOURCES_MAX];
+    size_t verifier_key_count;
+    struct tg_config_source jwks[TG_KEY_SOURCES_MAX];
+    size_t jwks_count;
+    char *oidc_issuer;
+    struct tg_config_source hmac_secret_file;
+    char *auth_url;
+    char *api_key_file;
+    char *backend_url;
+    char *issuer;                   /* from issuer, or derived from auth_url */
+    char *audience;
+    unsigned algorithms;            /* TG_ALG_BIT()s */
+    long leeway;
+    char *cookie;
+    long refresh_interval;
+    long refresh_min_interval;
+    char *ca_file;
+
+    /* [roles] */
+    struct tg_role_hierarchy hierarchy;
+
+    /* [rule NAME]s in file order */
+    struct tg_rule *rules;
+    size_t rule_count;
+};
+
+struct tg_problems {
+    char *lines[TG_PROBLEMS_MAX];
+    size_t count;
+    size_t dropped;                 /* problems beyond TG_PROBLEMS_MAX */
+};
+
+/* Where the configuration is: PATH_ARGUMENT (-c) if given, else
+ * $TOKENGATE_CONFIG, else the compiled-in default. */
+const char *tg_config_path(const char *path_argument);
+
+/* Reads PATH. Returns the configuration, or NULL with PROBLEMS filled. */
+struct tg_config *tg_config_load(const char *path, struct tg_problems *problems);
+void tg_config_free(struct tg_config *config);
+
+/* Loads the keys CONFIG names into KEYS (emptied first). Returns the number
+ * of problems added to PROBLEMS (each naming the line of the key's entry). */
+size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *keys,
+                           struct tg_problems *problems);
+
+void tg_problems_add(struct tg_problems *problems, const char *file, int line,
+                     const char *format, ...) __attribute__((format(printf, 4, 5)));
+void tg_problems_clear(struct tg_problems *problems);
+
+#endif

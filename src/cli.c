@@ -1,0 +1,170 @@
+/* cli.c - `tokengate -t` and `tokengate check`. */
+#include "tokengate/cli.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tokengate/config.h"
+#include "tokengate/decision.h"
+#include "tokengate/keys.h"
+#include "tokengate/request.h"
+#include "tokengate/response.h"
+
+#define CHECK_PARAMS_MAX 128
+
+static void problems_print(const struct tg_problems *problems)
+{
+    for (size_t i = 0; i < problems->count; i++)
+        fprintf(stderr, "%s\n", problems->lines[i]);
+    if (problems->dropped)
+        fprintf(stderr, "(%zu more problems not shown)\n", problems->dropped);
+}
+
+struct tg_config *tg_cli_config_load(const char *config_path, struct tg_keyset *keys)
+{
+    struct tg_problems problems = {0};
+    struct tg_config *config = tg_config_load(config_path, &problems);
+    if (config && tg_config_keys_load(config, keys, &problems) != 0) {
+        tg_config_free(config);
+        tg_keyset_clear(keys);
+        config = NULL;
+    }
+    problems_print(&problems);
+    tg_problems_clear(&problems);
+    return config;
+}
+
+int tg_cli_config_test(const char *config_path)
+{
+    static struct tg_keyset keys;
+    struct tg_config *config = tg_cli_config_load(config_path, &keys);
+    if (!config)
+        return 1;
+    printf("%s: configuration is valid (%zu rules, %zu keys)\n", config_path, config->rule_count,
+           keys.count);
+    tg_config_free(config);
+    tg_keyset_clear(&keys);
+    return 0;
+}
+
+static const char check_usage[] =
+    "usage: tokengate check [-c FILE] [-X METHOD] [-H 'Name: value']... [--token TOKEN] URI\n";
+
+/* "Name: value" becomes HTTP_NAME=value, as a web server would pass it. */
+static char *header_param(const char *header)
+{
+    const char *colon = strchr(header, ':');
+    if (!colon || colon == header)
+        return NULL;
+    size_t name_len = (size_t)(colon - header);
+    const char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    bool cgi_name = (name_len == 12 && !strncasecmp(header, "Content-Type", 12)) ||
+                    (name_len == 14 && !strncasecmp(header, "Content-Length", 14));
+    size_t size = 5 + name_len + 1 + strlen(value) + 1;
+    char *param = malloc(size);
+    if (!param)
+        return NULL;
+    size_t used = 0;
+    if (!cgi_name) {
+        memcpy(param, "HTTP_", 5);
+        used = 5;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = (unsigned char)header[i];
+        if (!isalnum(c) && c != '-' && c != '_') {
+            free(param);
+            return NULL;
+        }
+        param[used++] = c == '-' ? '_' : (char)toupper(c);
+    }
+    snprintf(param + used, size - used, "=%s", value);
+    return param;
+}
+
+static char *param_format(const char *name, const char *value_prefix, const char *value)
+{
+    char *param = NULL;
+    return asprintf(&param, "%s=%s%s", name, value_prefix, value) < 0 ? NULL : param;
+}
+
+int tg_cli_check(int argc, char **argv, const char *config_path)
+{
+    char *params[CHECK_PARAMS_MAX + 1] = {0};
+    size_t count = 0;
+    const char *method = "GET";
+    const char *uri = NULL;
+    int status = 2;
+
+    /* The method and URI go first so that they win over any -H spelling. */
+    count = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *argument = argv[i];
+        bool takes_value = !strcmp(argument, "-c") || !strcmp(argument, "-X") ||
+                           !strcmp(argument, "-H") || !strcmp(argument, "--token");
+        if (takes_value && i + 1 >= argc) {
+            fprintf(stderr, "tokengate check: %s needs a value\n%s", argument, check_usage);
+            goto done;
+        }
+        if (count >= CHECK_PARAMS_MAX) {
+            fprintf(stderr, "tokengate check: too many headers\n");
+            goto done;
+        }
+        if (!strcmp(argument, "-c")) {
+            config_path = argv[++i];
+        } else if (!strcmp(argument, "-X")) {
+            method = argv[++i];
+        } else if (!strcmp(argument, "-H")) {
+            if (!(params[count++] = header_param(argv[++i]))) {
+                fprintf(stderr, "tokengate check: -H expects 'Name: value'\n");
+                goto done;
+            }
+        } else if (!strcmp(argument, "--token")) {
+            if (!(params[count++] = param_format("HTTP_AUTHORIZATION", "Bearer ", argv[++i])))
+                goto done;
+        } else if (argument[0] == '-' && argument[1]) {
+            fprintf(stderr, "tokengate check: unknown option %s\n%s", argument, check_usage);
+            goto done;
+        } else if (uri) {
+            fprintf(stderr, "tokengate check: give one URI\n%s", check_usage);
+            goto done;
+        } else {
+            uri = argument;
+        }
+    }
+    if (!uri) {
+        fputs(check_usage, stderr);
+        goto done;
+    }
+    const char *question = strchr(uri, '?');
+    params[0] = param_format("REQUEST_METHOD", "", method);
+    params[1] = param_format("REQUEST_URI", "", uri);
+    if (count < CHECK_PARAMS_MAX)
+        params[count++] = param_format("QUERY_STRING", "", question ? question + 1 : "");
+    if (!params[0] || !params[1] || !params[count - 1])
+        goto done;
+
+    static struct tg_keyset keys;
+    struct tg_config *config = tg_cli_config_load(tg_config_path(config_path), &keys);
+    if (!config)
+        goto done;
+
+    static struct tg_request request;
+    static struct tg_decision decision;
+    static char response[TG_RESPONSE_MAX];
+    tg_request_init(&request, (const char *const *)params, time(NULL));
+    tg_decide(config, &keys, &request, &decision);
+    size_t len = tg_response_format(&decision, config->realm, response, sizeof response);
+    fwrite(response, 1, len, stdout);
+    status = decision.status == 200 ? 0 : 1;
+    tg_config_free(config);
+    tg_keyset_clear(&keys);
+done:
+    for (size_t i = 0; i < CHECK_PARAMS_MAX; i++)
+        free(params[i]);
+    return status;
+}

@@ -1,0 +1,369 @@
+/* decision.c - decide one request: allow with variables, or refuse.
+ *
+ * Order matters and follows the contract: path, rule, credential, token,
+ * then organisation. An invalid token on an org route is therefore 401, and
+ * a request is never allowed by a step that was skipped.
+ */
+#include "tokengate/decision.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "tokengate/claims.h"
+#include "tokengate/rules.h"
+
+#define ORG_ID_MAX 512
+
+static void refuse(struct tg_decision *decision, int status, const char *error,
+                   const char *description)
+{
+    decision->status = status;
+    decision->error = error;
+    decision->description = description;
+    decision->reason = description;
+    decision->variable_count = 0;
+    decision->user_id = NULL;
+}
+
+static void refuse_unauthenticated(struct tg_decision *decision, const char *description)
+{
+    refuse(decision, 401, decision->credential_present ? "invalid_token" : "unauthorized",
+           description);
+}
+
+static void refuse_forbidden(struct tg_decision *decision, const char *description)
+{
+    refuse(decision, 403, "insufficient_scope", description);
+}
+
+/* Copies LEN bytes of TEXT into the decision's storage. NULL when full. */
+static const char *text_store(struct tg_decision *decision, const char *text, size_t len)
+{
+    if (decision->text_used + len + 1 > sizeof decision->text)
+        return NULL;
+    char *copy = decision->text + decision->text_used;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    decision->text_used += len + 1;
+    return copy;
+}
+
+/* Adds PREFIX+SUFFIX = VALUE (nothing when VALUE is NULL). False when full. */
+static bool variable_add(struct tg_decision *decision, const char *prefix, const char *suffix,
+                         const char *value)
+{
+    if (!value)
+        return true;
+    if (decision->variable_count >= TG_VARIABLES_MAX)
+        return false;
+    size_t prefix_len = strlen(prefix), suffix_len = strlen(suffix);
+    char name[96];
+    if (prefix_len + suffix_len >= sizeof name)
+        return false;
+    memcpy(name, prefix, prefix_len);
+    memcpy(name + prefix_len, suffix, suffix_len + 1);
+    struct tg_variable *variable = &decision->variables[decision->variable_count];
+    variable->name = text_store(decision, name, prefix_len + suffix_len);
+    variable->value = text_store(decision, value, strlen(value));
+    if (!variable->name || !variable->value)
+        return false;
+    decision->variable_count++;
+    return true;
+}
+
+static void allow_anonymous(struct tg_decision *decision, const char *prefix, const char *reason)
+{
+    decision->status = 200;
+    decision->reason = reason;
+    decision->user_id = NULL;
+    decision->variable_count = 0;
+    decision->text_used = 0;
+    /* Apache's UserExpr must never be empty, so an anonymous 200 still
+     * carries a principal. */
+    variable_add(decision, prefix, "PRINCIPAL", "-");
+}
+
+/* Extracts the token from "Bearer <token>" (scheme in any case, exactly one
+ * space, no white space in the token). */
+static const char *bearer_token(const char *authorization, size_t *len)
+{
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    const char *token = authorization + 7;
+    size_t token_len = strlen(token);
+    if (token_len == 0 || strpbrk(token, " \t\r\n"))
+        return NULL;
+    *len = token_len;
+    return token;
+}
+
+/* The organisation the rule names for this request. Returns 1 with the id
+ * in OUT, 0 when the request does not name one, -1 when it names one we
+ * will not interpret (400). */
+static int org_id_resolve(const struct tg_rule *rule, const struct tg_request *request,
+                          const struct tg_captures *captures, char *out, size_t size)
+{
+    const char *value = NULL;
+    switch (rule->org_source) {
+    case TG_ORG_SOURCE_NONE:
+        return 0;
+    case TG_ORG_SOURCE_ID:
+        value = rule->org_value;
+        break;
+    case TG_ORG_SOURCE_HEADER:
+        value = tg_request_header(request, rule->org_value);
+        break;
+    case TG_ORG_SOURCE_QUERY: {
+        int found = tg_request_query_param(request, rule->org_value, out, size);
+        if (found <= 0)
+            return found;
+        value = out;
+        break;
+    }
+    case TG_ORG_SOURCE_PATH: {
+        const struct tg_capture *capture = tg_captures_get(captures, rule->org_value);
+        if (!capture || capture->len >= size)
+            return capture ? -1 : 0;
+        /* An encoded "/" inside the captured segment would make our org id
+         * and the application's path disagree about where it ends. */
+        for (size_t i = 0; i + 2 < capture->len; i++)
+            if (capture->value[i] == '%' && capture->value[i + 1] == '2' &&
+                capture->value[i + 2] == 'F')
+                return -1;
+        if (tg_percent_decode(capture->value, capture->len, out) < 0)
+            return -1;
+        value = out;
+        break;
+    }
+    }
+    if (!value || !value[0])
+        return 0;
+    if (!tg_text_is_single_line(value) || strlen(value) >= size)
+        return -1;
+    if (value != out)
+        strcpy(out, value);
+    return 1;
+}
+
+static bool membership_variables_add(struct tg_decision *decision, const char *prefix,
+                                     const struct tg_membership *membership,
+                                     const struct tg_role_hierarchy *hierarchy)
+{
+    char list[8192];
+    bool ok = variable_add(decision, prefix, "ORG_ID", membership->org_id) &&
+              variable_add(decision, prefix, "ORG_NAME", membership->org_name) &&
+              variable_add(decision, prefix, "URL_SAFE_ORG_NAME", membership->url_safe_org_name) &&
+              variable_add(decision, prefix, "ORG_ROLE", membership->user_role);
+    ok = ok && tg_membership_roles_join(membership, hierarchy, list, sizeof list) >= 0 &&
+         variable_add(decision, prefix, "ORG_ROLES", list);
+    ok = ok && tg_membership_permissions_join(membership, list, sizeof list) >= 0 &&
+         variable_add(decision, prefix, "ORG_PERMISSIONS", list);
+    return ok;
+}
+
+static bool identity_variables_add(struct tg_decision *decision, const char *prefix,
+                                   const struct tg_identity *identity)
+{
+    if (!variable_add(decision, "", "REMOTE_USER", identity->user_id) ||
+        !variable_add(decision, prefix, "USER_ID", identity->user_id) ||
+        !variable_add(decision, prefix, "PRINCIPAL", identity->user_id) ||
+        !variable_add(decision, prefix, "EMAIL", identity->email) ||
+        !variable_add(decision, prefix, "FIRST_NAME", identity->first_name) ||
+        !variable_add(decision, prefix, "LAST_NAME", identity->last_name) ||
+        !variable_add(decision, prefix, "USERNAME", identity->username) ||
+        !variable_add(decision, prefix, "LEGACY_USER_ID", identity->legacy_user_id) ||
+        !variable_add(decision, prefix, "IMPERSONATOR_USER_ID", identity->impersonator_user_id) ||
+        !variable_add(decision, prefix, "LOGIN_METHOD", identity->login_method) ||
+        !variable_add(decision, prefix, "METHOD", "jwt"))
+        return false;
+    decision->user_id = decision->variables[0].value;
+    return true;
+}
+
+/* The organisation requirements of RULE for a verified IDENTITY: on
+ * success fills MEMBERSHIP (or leaves *HAS_MEMBERSHIP false); otherwise
+ * refuses and returns false. */
+static bool org_requirements_check(const struct tg_config *config, const struct tg_rule *rule,
+                                   const struct tg_request *request,
+                                   const struct tg_captures *captures,
+                                   const struct tg_identity *identity,
+                                   struct tg_membership *membership, bool *has_membership,
+                                   struct tg_decision *decision)
+{
+    char org_id[ORG_ID_MAX];
+    int named = rule ? org_id_resolve(rule, request, captures, org_id, sizeof org_id) : 0;
+    if (named < 0) {
+        refuse(decision, 400, "invalid_request", "the request's organisation cannot be read");
+        return false;
+    }
+    if (named == 0 && rule && rule->org_source != TG_ORG_SOURCE_NONE) {
+        refuse_forbidden(decision, "the request names no organisation");
+        return false;
+    }
+    /* Without an org requirement the variables describe the active org of
+     * an active-org token, when there is one. */
+    enum tg_org_lookup found =
+        tg_identity_find_org(identity, named ? org_id : NULL, membership);
+    if (found == TG_ORG_INVALID) {
+        refuse_unauthenticated(decision, "the token's organisation claims are invalid");
+        return false;
+    }
+    *has_membership = found == TG_ORG_MEMBER;
+    if (!named)
+        return true;
+    if (found != TG_ORG_MEMBER) {
+        refuse_forbidden(decision, "the user is not a member of the organisation");
+        return false;
+    }
+    if (rule->role && !tg_membership_is_role(membership, rule->role)) {
+        refuse_forbidden(decision, "the user does not have the required role");
+        return false;
+    }
+    if (rule->min_role &&
+        !tg_membership_is_at_least_role(membership, rule->min_role, &config->hierarchy)) {
+        refuse_forbidden(decision, "the user's role is below the required role");
+        return false;
+    }
+    for (size_t i = 0; i < rule->permission_count; i++)
+        if (!tg_membership_has_permission(membership, rule->permissions[i])) {
+            refuse_forbidden(decision, "the user lacks a required permission");
+            return false;
+        }
+    return true;
+}
+
+/* Verifies the token and applies the rule. Returns after setting the
+ * decision; OPTIONAL says a bad credential means anonymous, not 401. */
+static void token_decide(const struct tg_config *config, const struct tg_keyset *keys,
+                         const struct tg_request *request, const struct tg_rule *rule,
+                         const struct tg_captures *captures, const char *token, size_t token_len,
+                         bool optional, struct tg_decision *decision)
+{
+    if (keys->count == 0) {
+        refuse(decision, 503, "temporarily_unavailable", "no verification key is loaded yet");
+        decision->retry_after = TG_RETRY_AFTER_SECONDS;
+        return;
+    }
+    struct tg_jwt_policy policy = {
+        .keys = keys,
+        .algorithms = config->algorithms,
+        .issuer = config->issuer,
+        .audience = config->audience,
+        .leeway = config->leeway,
+    };
+    json_t *claims = NULL;
+    enum tg_jwt_status status = tg_jwt_verify(&policy, token, token_len, request->now, &claims);
+    const char *why = tg_jwt_status_describe(status);
+    struct tg_identity identity;
+    if (status == TG_JWT_VALID && tg_identity_read(claims, &identity, &why) != 0)
+        status = TG_JWT_BAD_CLAIM;
+    if (status != TG_JWT_VALID) {
+        json_decref(claims);
+        if (optional)
+            allow_anonymous(decision, config->variable_prefix,
+                            "invalid credential on an optional rule: anonymous");
+        else
+            refuse_unauthenticated(decision, why);
+        return;
+    }
+
+    struct tg_membership membership;
+    bool has_membership = false;
+    if (org_requirements_check(config, rule, request, captures, &identity, &membership,
+                               &has_membership, decision)) {
+        decision->status = 200;
+        decision->reason = rule && rule->org_source != TG_ORG_SOURCE_NONE
+                               ? "organisation requirements met"
+                               : "valid token";
+        bool ok = identity_variables_add(decision, config->variable_prefix, &identity) &&
+                  (!has_membership || membership_variables_add(decision, config->variable_prefix,
+                                                               &membership, &config->hierarchy));
+        if (!ok)
+            refuse_unauthenticated(decision, "the token's claims are too large to pass on");
+    }
+    json_decref(claims);
+}
+
+void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
+               const struct tg_request *request, struct tg_decision *decision)
+{
+    /* Field by field: the text storage is large and needs no clearing. */
+    decision->status = 0;
+    decision->rule = NULL;
+    decision->error = decision->description = decision->reason = NULL;
+    decision->credential_present = false;
+    decision->retry_after = 0;
+    decision->user_id = NULL;
+    decision->path[0] = '\0';
+    decision->variable_count = 0;
+    decision->text_used = 0;
+
+    if (!request->method || !request->method[0] || !request->uri) {
+        refuse(decision, 400, "invalid_request", "the request lacks a method or URI");
+        return;
+    }
+    const char *why;
+    if (tg_path_normalize(request->uri, decision->path, &why) != 0) {
+        decision->path[0] = '\0';
+        refuse(decision, 400, "invalid_request", why);
+        return;
+    }
+
+    struct tg_captures captures;
+    const struct tg_rule *rule =
+        tg_rules_find(config->rules, config->rule_count, request->method, decision->path,
+                      &captures);
+    enum tg_require require;
+    if (rule) {
+        decision->rule = rule->name;
+        require = rule->require;
+    } else {
+        decision->rule = "(default)";
+        require = config->default_policy == TG_DEFAULT_OPEN   ? TG_REQUIRE_OPEN
+                  : config->default_policy == TG_DEFAULT_USER ? TG_REQUIRE_USER
+                                                              : TG_REQUIRE_DENY;
+    }
+    if (require == TG_REQUIRE_OPEN) {
+        allow_anonymous(decision, config->variable_prefix, "open rule");
+        return;
+    }
+    if (require == TG_REQUIRE_DENY) {
+        refuse_forbidden(decision, rule ? "the rule denies access" : "no rule allows this path");
+        return;
+    }
+
+    const char *token = NULL;
+    size_t token_len = 0;
+    bool optional = require == TG_REQUIRE_OPTIONAL;
+    if (request->authorization && request->authorization[0]) {
+        decision->credential_present = true;
+        token = bearer_token(request->authorization, &token_len);
+        if (!token) {
+            if (optional)
+                allow_anonymous(decision, config->variable_prefix,
+                                "unusable Authorization header on an optional rule: anonymous");
+            else
+                refuse_unauthenticated(decision, "the Authorization header is not a Bearer token");
+            return;
+        }
+    } else if (config->cookie && config->cookie[0]) {
+        token = tg_request_cookie(request, config->cookie, &token_len);
+        decision->credential_present = token != NULL;
+    }
+    if (!token) {
+        if (optional)
+            allow_anonymous(decision, config->variable_prefix, "no credential on an optional rule");
+        else
+            refuse(decision, 401, "unauthorized", "no bearer token in the request");
+        return;
+    }
+    token_decide(config, keys, request, rule, &captures, token, token_len, optional, decision);
+}
+
+const char *tg_decision_variable(const struct tg_decision *decision, const char *name)
+{
+    for (size_t i = 0; i < decision->variable_count; i++)
+        if (strcmp(decision->variables[i].name, name) == 0)
+            return decision->variables[i].value;
+    return NULL;
+}

@@ -1,0 +1,375 @@
+/* keys.c - JOSE algorithms, verification keys and signatures over OpenSSL EVP. */
+#include "tokengate/keys.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#define KEY_FILE_MAX (64 * 1024)
+
+static const char *const alg_names[TG_ALG_COUNT] = {
+    [TG_ALG_RS256] = "RS256", [TG_ALG_RS384] = "RS384", [TG_ALG_RS512] = "RS512",
+    [TG_ALG_PS256] = "PS256", [TG_ALG_PS384] = "PS384", [TG_ALG_PS512] = "PS512",
+    [TG_ALG_ES256] = "ES256", [TG_ALG_ES384] = "ES384", [TG_ALG_ES512] = "ES512",
+    [TG_ALG_EDDSA] = "EdDSA",
+    [TG_ALG_HS256] = "HS256", [TG_ALG_HS384] = "HS384", [TG_ALG_HS512] = "HS512",
+};
+
+#define RSA_ALGS (TG_ALG_BIT(TG_ALG_RS256) | TG_ALG_BIT(TG_ALG_RS384) | TG_ALG_BIT(TG_ALG_RS512))
+#define PSS_ALGS (TG_ALG_BIT(TG_ALG_PS256) | TG_ALG_BIT(TG_ALG_PS384) | TG_ALG_BIT(TG_ALG_PS512))
+#define HMAC_ALGS (TG_ALG_BIT(TG_ALG_HS256) | TG_ALG_BIT(TG_ALG_HS384) | TG_ALG_BIT(TG_ALG_HS512))
+
+const char *tg_alg_name(enum tg_alg alg)
+{
+    return alg > TG_ALG_UNKNOWN && alg < TG_ALG_COUNT ? alg_names[alg] : NULL;
+}
+
+enum tg_alg tg_alg_from_name(const char *name, size_t len)
+{
+    for (int alg = TG_ALG_UNKNOWN + 1; alg < TG_ALG_COUNT; alg++)
+        if (strlen(alg_names[alg]) == len && memcmp(alg_names[alg], name, len) == 0)
+            return (enum tg_alg)alg;
+    return TG_ALG_UNKNOWN;
+}
+
+/* Message digests are fetched from the provider once: an implicit fetch on
+ * every EVP_DigestVerifyInit costs more than the rest of a cached decision. */
+static EVP_MD *digests[3];
+static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
+
+static void digests_fetch(void)
+{
+    digests[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+    digests[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+    digests[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
+static const EVP_MD *alg_digest(enum tg_alg alg)
+{
+    pthread_once(&digests_once, digests_fetch);
+    switch (alg) {
+    case TG_ALG_RS256: case TG_ALG_PS256: case TG_ALG_ES256: case TG_ALG_HS256:
+        return digests[0];
+    case TG_ALG_RS384: case TG_ALG_PS384: case TG_ALG_ES384: case TG_ALG_HS384:
+        return digests[1];
+    case TG_ALG_RS512: case TG_ALG_PS512: case TG_ALG_ES512: case TG_ALG_HS512:
+        return digests[2];
+    default:
+        return NULL;
+    }
+}
+
+/* Size of one ECDSA coordinate for ES*, as JOSE fixes it (RFC 7518 3.4). */
+static size_t ecdsa_coordinate_size(enum tg_alg alg)
+{
+    switch (alg) {
+    case TG_ALG_ES256: return 32;
+    case TG_ALG_ES384: return 48;
+    case TG_ALG_ES512: return 66;
+    default: return 0;
+    }
+}
+
+static bool alg_is_pss(enum tg_alg alg)
+{
+    return TG_ALG_BIT(alg) & PSS_ALGS;
+}
+
+unsigned tg_key_algorithms(EVP_PKEY *pkey)
+{
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        return EVP_PKEY_get_bits(pkey) >= TG_RSA_MIN_BITS ? RSA_ALGS | PSS_ALGS : 0;
+    case EVP_PKEY_RSA_PSS:
+        return EVP_PKEY_get_bits(pkey) >= TG_RSA_MIN_BITS ? PSS_ALGS : 0;
+    case EVP_PKEY_ED25519:
+        return TG_ALG_BIT(TG_ALG_EDDSA);
+    case EVP_PKEY_EC: {
+        char group[64];
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                            sizeof group, NULL))
+            return 0;
+        if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+            return TG_ALG_BIT(TG_ALG_ES256);
+        if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+            return TG_ALG_BIT(TG_ALG_ES384);
+        if (strcmp(group, "secp521r1") == 0 || strcmp(group, "P-521") == 0)
+            return TG_ALG_BIT(TG_ALG_ES512);
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+enum tg_alg tg_key_default_algorithm(EVP_PKEY *pkey)
+{
+    unsigned algs = tg_key_algorithms(pkey);
+    for (int alg = TG_ALG_UNKNOWN + 1; alg < TG_ALG_COUNT; alg++)
+        if (algs & TG_ALG_BIT(alg))
+            return (enum tg_alg)alg;
+    return TG_ALG_UNKNOWN;
+}
+
+static struct tg_key *keyset_slot(struct tg_keyset *set, const char *kid, char *err,
+                                  size_t err_size)
+{
+    if (set->count >= TG_KEYS_MAX) {
+        snprintf(err, err_size, "more than %d keys", TG_KEYS_MAX);
+        return NULL;
+    }
+    if (kid && strlen(kid) >= TG_KID_MAX) {
+        snprintf(err, err_size, "kid longer than %d characters", TG_KID_MAX - 1);
+        return NULL;
+    }
+    struct tg_key *key = &set->keys[set->count];
+    memset(key, 0, sizeof *key);
+    if (kid)
+        strcpy(key->kid, kid);
+    return key;
+}
+
+/* Reads at most KEY_FILE_MAX bytes of PATH into a NUL-terminated buffer. */
+static char *file_read_small(const char *path, size_t *len, char *err, size_t err_size)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buffer = malloc(KEY_FILE_MAX + 1);
+    size_t n = buffer ? fread(buffer, 1, KEY_FILE_MAX + 1, file) : 0;
+    int failed = !buffer || ferror(file);
+    fclose(file);
+    if (failed || n > KEY_FILE_MAX) {
+        snprintf(err, err_size, failed ? "cannot read %s" : "%s is larger than 64 KiB", path);
+        free(buffer);
+        return NULL;
+    }
+    buffer[n] = '\0';
+    *len = n;
+    return buffer;
+}
+
+int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
+                      const char *kid, char *err, size_t err_size)
+{
+    struct tg_key *key = keyset_slot(set, kid, err, err_size);
+    if (!key)
+        return -1;
+    BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!pkey) {
+        snprintf(err, err_size, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        return -1;
+    }
+    unsigned algs = tg_key_algorithms(pkey);
+    if (algs == 0) {
+        int is_rsa = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA ||
+                     EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA_PSS;
+        if (is_rsa)
+            snprintf(err, err_size, "RSA key of %d bits refused: at least %d are required",
+                     EVP_PKEY_get_bits(pkey), TG_RSA_MIN_BITS);
+        else
+            snprintf(err, err_size, "unsupported key type (use RSA, EC P-256/384/521 or Ed25519)");
+        EVP_PKEY_free(pkey);
+        return -1;
+    }
+    key->pkey = pkey;
+    key->algs = algs;
+    set->count++;
+    return 0;
+}
+
+int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *kid,
+                           char *err, size_t err_size)
+{
+    size_t len;
+    char *pem = file_read_small(path, &len, err, err_size);
+    if (!pem)
+        return -1;
+    char inner[256];
+    int rc = tg_keyset_add_pem(set, pem, len, kid, inner, sizeof inner);
+    if (rc != 0)
+        snprintf(err, err_size, "%s: %s", path, inner);
+    free(pem);
+    return rc;
+}
+
+int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
+                              char *err, size_t err_size)
+{
+    size_t len;
+    char *secret = file_read_small(path, &len, err, err_size);
+    if (!secret)
+        return -1;
+    while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+        len--;
+    /* RFC 7518 3.2: an HMAC key must be at least as long as the hash output;
+     * 32 bytes is the floor for HS256. */
+    if (len < 32) {
+        snprintf(err, err_size, "%s: HMAC secret shorter than 32 bytes", path);
+        OPENSSL_cleanse(secret, len);
+        free(secret);
+        return -1;
+    }
+    struct tg_key *key = keyset_slot(set, kid, err, err_size);
+    if (!key) {
+        OPENSSL_cleanse(secret, len);
+        free(secret);
+        return -1;
+    }
+    key->secret = (unsigned char *)secret;
+    key->secret_len = len;
+    key->algs = HMAC_ALGS;
+    set->count++;
+    return 0;
+}
+
+void tg_keyset_clear(struct tg_keyset *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        EVP_PKEY_free(set->keys[i].pkey);
+        if (set->keys[i].secret) {
+            OPENSSL_cleanse(set->keys[i].secret, set->keys[i].secret_len);
+            free(set->keys[i].secret);
+        }
+    }
+    memset(set, 0, sizeof *set);
+}
+
+/* JOSE carries ECDSA signatures as fixed-size r||s; OpenSSL wants DER. */
+static int ecdsa_raw_to_der(const unsigned char *raw, size_t coordinate,
+                            unsigned char *der, size_t der_size)
+{
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)coordinate, NULL);
+    BIGNUM *s = BN_bin2bn(raw + coordinate, (int)coordinate, NULL);
+    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
+        ECDSA_SIG_free(sig);
+        BN_free(r);
+        BN_free(s);
+        return -1;
+    }
+    int len = i2d_ECDSA_SIG(sig, NULL);
+    if (len <= 0 || (size_t)len > der_size) {
+        ECDSA_SIG_free(sig);
+        return -1;
+    }
+    unsigned char *cursor = der;
+    len = i2d_ECDSA_SIG(sig, &cursor);
+    ECDSA_SIG_free(sig);
+    return len;
+}
+
+static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coordinate,
+                            unsigned char *raw)
+{
+    const unsigned char *cursor = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &cursor, (long)der_len);
+    if (!sig)
+        return -1;
+    const BIGNUM *r, *s;
+    ECDSA_SIG_get0(sig, &r, &s);
+    int ok = BN_bn2binpad(r, raw, (int)coordinate) == (int)coordinate &&
+             BN_bn2binpad(s, raw + coordinate, (int)coordinate) == (int)coordinate;
+    ECDSA_SIG_free(sig);
+    return ok ? (int)(2 * coordinate) : -1;
+}
+
+static bool hmac_verify(const struct tg_key *key, enum tg_alg alg, const unsigned char *input,
+                        size_t input_len, const unsigned char *signature, size_t signature_len)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (!HMAC(alg_digest(alg), key->secret, (int)key->secret_len, input, input_len, mac,
+              &mac_len))
+        return false;
+    return mac_len == signature_len && CRYPTO_memcmp(mac, signature, mac_len) == 0;
+}
+
+bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,
+                         const unsigned char *input, size_t input_len,
+                         const unsigned char *signature, size_t signature_len)
+{
+    if (!(key->algs & TG_ALG_BIT(alg)))
+        return false;
+    if (TG_ALG_BIT(alg) & HMAC_ALGS)
+        return key->secret && hmac_verify(key, alg, input, input_len, signature, signature_len);
+    if (!key->pkey)
+        return false;
+
+    unsigned char der[160];
+    size_t coordinate = ecdsa_coordinate_size(alg);
+    if (coordinate) {
+        if (signature_len != 2 * coordinate)
+            return false;
+        int der_len = ecdsa_raw_to_der(signature, coordinate, der, sizeof der);
+        if (der_len < 0)
+            return false;
+        signature = der;
+        signature_len = (size_t)der_len;
+    }
+
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pkey_context = NULL;
+    const EVP_MD *digest = alg == TG_ALG_EDDSA ? NULL : alg_digest(alg);
+    bool ok = context &&
+              EVP_DigestVerifyInit(context, &pkey_context, digest, NULL, key->pkey) == 1;
+    if (ok && alg_is_pss(alg))
+        ok = EVP_PKEY_CTX_set_rsa_padding(pkey_context, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_context, RSA_PSS_SALTLEN_DIGEST) == 1;
+    ok = ok && EVP_DigestVerify(context, signature, signature_len, input, input_len) == 1;
+    EVP_MD_CTX_free(context);
+    return ok;
+}
+
+long tg_signature_sign(EVP_PKEY *pkey, const unsigned char *secret, size_t secret_len,
+                       enum tg_alg alg, const unsigned char *input, size_t input_len,
+                       unsigned char *out, size_t out_size)
+{
+    if (TG_ALG_BIT(alg) & HMAC_ALGS) {
+        unsigned int mac_len = 0;
+        if (!secret || out_size < EVP_MAX_MD_SIZE ||
+            !HMAC(alg_digest(alg), secret, (int)secret_len, input, input_len, out, &mac_len))
+            return -1;
+        return mac_len;
+    }
+    if (!pkey || !(tg_key_algorithms(pkey) & TG_ALG_BIT(alg)))
+        return -1;
+
+    unsigned char der[1024];
+    size_t der_len = sizeof der;
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pkey_context = NULL;
+    const EVP_MD *digest = alg == TG_ALG_EDDSA ? NULL : alg_digest(alg);
+    bool ok = context && EVP_DigestSignInit(context, &pkey_context, digest, NULL, pkey) == 1;
+    if (ok && alg_is_pss(alg))
+        ok = EVP_PKEY_CTX_set_rsa_padding(pkey_context, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_context, RSA_PSS_SALTLEN_DIGEST) == 1;
+    ok = ok && EVP_DigestSign(context, der, &der_len, input, input_len) == 1;
+    EVP_MD_CTX_free(context);
+    if (!ok)
+        return -1;
+
+    size_t coordinate = ecdsa_coordinate_size(alg);
+    if (coordinate) {
+        if (out_size < 2 * coordinate)
+            return -1;
+        return ecdsa_der_to_raw(der, der_len, coordinate, out);
+    }
+    if (der_len > out_size)
+        return -1;
+    memcpy(out, der, der_len);
+    return (long)der_len;
+}
