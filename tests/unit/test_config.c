@@ -1,1 +1,337 @@
-int main(void){return 0;}
+/* Configuration: every key, and problems that name FILE:LINE. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "support.h"
+#include "tokengate/config.h"
+#include "tokengate/log.h"
+
+static char *key_path;
+
+static int setup(void **state)
+{
+    (void)state;
+    char *pem = support_public_pem(support_key_rsa());
+    key_path = support_file_write(pem);
+    free(pem);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(key_path);
+    free(key_path);
+    return 0;
+}
+
+/* A configuration with TOKEN_EXTRA after the [token] basics and REST after. */
+static char *config_text(const char *token_extra, const char *rest)
+{
+    char *text = NULL;
+    if (asprintf(&text,
+                 "[token]\n"
+                 "verifier_key = %s\n"
+                 "auth_url = https://auth.example.com\n"
+                 "%s\n%s",
+                 key_path, token_extra, rest) < 0)
+        abort();
+    return text;
+}
+
+static void expect_problem(const char *token_extra, const char *rest, int line,
+                           const char *fragment)
+{
+    char *text = config_text(token_extra, rest);
+    char *problems = support_config_problems(text);
+    if (!problems)
+        fail_msg("no problem reported for:\n%s", text);
+    char wanted[64];
+    snprintf(wanted, sizeof wanted, ":%d: ", line);
+    if (!strstr(problems, wanted) || !strstr(problems, fragment))
+        fail_msg("expected line %d with '%s', got:\n%s", line, fragment, problems);
+    free(problems);
+    free(text);
+}
+
+static void test_full_configuration(void **state)
+{
+    (void)state;
+    char *rest = NULL;
+    assert_true(asprintf(&rest,
+        "audience = api://x   # inline comment\n"
+        "algorithms = RS256, PS256 ES256\n"
+        "leeway = 30 ; another comment\n"
+        "cookie = __pa_at\n"
+        "refresh_interval = 300\n"
+        "refresh_min_interval = 10\n"
+        "verifier_key = %s\n"
+        "\n"
+        "[tokengate]\n"
+        "listen = 127.0.0.1:9000\n"
+        "threads = 8\n"
+        "default = user\n"
+        "realm = example\n"
+        "variable_prefix = PA_\n"
+        "log_level = debug\n"
+        "cache_size = 5000\n"
+        "state_dir = /tmp/tg-state\n"
+        "\n"
+        "[roles]\n"
+        "hierarchy = Owner > Admin > Member\n"
+        "\n"
+        "[rule billing]\n"
+        "    path = /api/org/{org_id}/billing/**\n"
+        "    methods = get post\n"
+        "    org = path:org_id\n"
+        "    min_role = Admin\n"
+        "    permission = can_view_billing\n"
+        "    permission = can_pay\n"
+        "    api_keys = no\n"
+        "[rule public]\n"
+        "path = /public/**\n"
+        "require = open\n",
+        key_path) > 0);
+    char *text = config_text("", rest);
+    struct tg_config *config = support_config_load(text);
+    assert_non_null(config);
+    assert_string_equal(config->issuer, "https://auth.example.com");
+    assert_string_equal(config->audience, "api://x");
+    assert_int_equal(config->algorithms, TG_ALG_BIT(TG_ALG_RS256) | TG_ALG_BIT(TG_ALG_PS256) |
+                                             TG_ALG_BIT(TG_ALG_ES256));
+    assert_int_equal(config->leeway, 30);
+    assert_string_equal(config->cookie, "__pa_at");
+    assert_int_equal(config->verifier_key_count, 2);
+    assert_int_equal(config->verifier_keys[0].line, 2);
+    assert_string_equal(config->listen, "127.0.0.1:9000");
+    assert_int_equal(config->threads, 8);
+    assert_int_equal(config->default_policy, TG_DEFAULT_USER);
+    assert_string_equal(config->realm, "example");
+    assert_string_equal(config->variable_prefix, "PA_");
+    assert_int_equal(config->log_level, TG_LOG_DEBUG);
+    assert_int_equal(config->cache_size, 5000);
+    assert_int_equal(config->hierarchy.count, 3);
+    assert_string_equal(config->hierarchy.names[1], "Admin");
+    assert_int_equal(config->rule_count, 2);
+    const struct tg_rule *rule = &config->rules[0];
+    assert_string_equal(rule->name, "billing");
+    assert_int_equal(rule->method_count, 2);
+    assert_string_equal(rule->methods[1], "POST");
+    assert_int_equal(rule->org_source, TG_ORG_SOURCE_PATH);
+    assert_string_equal(rule->org_value, "org_id");
+    assert_string_equal(rule->min_role, "Admin");
+    assert_int_equal(rule->permission_count, 2);
+    assert_true(rule->tail);
+    assert_int_equal(config->rules[1].require, TG_REQUIRE_OPEN);
+
+    struct tg_keyset keys = {0};
+    struct tg_problems problems = {0};
+    assert_int_equal(tg_config_keys_load(config, &keys, &problems), 0);
+    assert_int_equal(keys.count, 2);
+    tg_keyset_clear(&keys);
+    tg_config_free(config);
+    free(text);
+    free(rest);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char *text = config_text("", "");
+    struct tg_config *config = support_config_load(text);
+    assert_non_null(config);
+    assert_null(config->listen);
+    assert_int_equal(config->threads, 4);
+    assert_int_equal(config->default_policy, TG_DEFAULT_DENY);
+    assert_string_equal(config->realm, "tokengate");
+    assert_string_equal(config->variable_prefix, "AUTH_");
+    assert_int_equal(config->leeway, 60);
+    assert_int_equal(config->algorithms, TG_ALG_BIT(TG_ALG_RS256));
+    assert_int_equal(config->cache_size, 100000);
+    assert_int_equal(config->refresh_interval, 600);
+    assert_int_equal(config->refresh_min_interval, 30);
+    tg_config_free(config);
+    free(text);
+}
+
+static void test_auth_url_forms(void **state)
+{
+    (void)state;
+    const char *forms[][2] = {
+        {"https://auth.example.com", "https://auth.example.com"},
+        {"https://auth.example.com/", "https://auth.example.com"},
+        {"http://localhost:3000", "https://localhost:3000"},
+        {"auth.example.com:8443", "https://auth.example.com:8443"},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char *text = NULL;
+        assert_true(asprintf(&text, "[token]\nverifier_key = %s\nauth_url = %s\n", key_path,
+                             forms[i][0]) > 0);
+        struct tg_config *config = support_config_load(text);
+        assert_non_null(config);
+        assert_string_equal(config->issuer, forms[i][1]);
+        tg_config_free(config);
+        free(text);
+    }
+}
+
+static void test_problems_name_the_line(void **state)
+{
+    (void)state;
+    /* Lines: 1 [token], 2 verifier_key, 3 auth_url, 4 = TOKEN_EXTRA. */
+    expect_problem("leeway = soon", "", 4, "leeway");
+    expect_problem("algorithms = RS256 none", "", 4, "unknown algorithm 'none'");
+    expect_problem("algorithms = HS257", "", 4, "HS257");
+    expect_problem("colour = blue", "", 4, "unknown key 'colour'");
+    expect_problem("issuer = https://other.example.com", "", 4, "auth_url");
+    expect_problem("cookie = a;b", "", 4, "cookie");
+    expect_problem("leeway = 5\nleeway = 6", "", 5, "given twice");
+    expect_problem("", "[tokengate]\nthreads = 0\n", 6, "threads");
+    expect_problem("", "[tokengate]\nthreads = 4x\n", 6, "threads");
+    expect_problem("", "[tokengate]\ndefault = allow\n", 6, "default");
+    expect_problem("", "[tokengate]\nlisten = nowhere\n", 6, "listen");
+    expect_problem("", "[tokengate]\nrealm = a\"b\n", 6, "realm");
+    expect_problem("", "[tokengate]\nvariable_prefix = auth-\n", 6, "variable_prefix");
+    expect_problem("", "[tokengate]\nlog_level = loud\n", 6, "log_level");
+    expect_problem("", "[tokengate]\nstate_dir = relative\n", 6, "state_dir");
+    expect_problem("", "[tokengate]\nverifier_key = x\n", 6, "unknown key 'verifier_key'");
+    expect_problem("", "[tokengaet]\nlisten = 1.2.3.4:5\n", 5, "unknown section [tokengaet]");
+    expect_problem("", "[roles]\nhierarchy = Owner > > Member\n", 6, "hierarchy");
+    expect_problem("", "[roles]\nhierarchy = Owner > Owner\n", 6, "twice");
+    expect_problem("", "just some words\n", 5, "expected key = value");
+    expect_problem("", "[tokengate\n", 5, "section header");
+}
+
+static void test_rule_problems(void **state)
+{
+    (void)state;
+    /* Line 5 is the [rule] header, 6 onwards its keys. */
+    expect_problem("", "[rule a]\nrequire = user\n", 5, "has no path");
+    expect_problem("", "[rule a]\npath = /x\nmin_role = Admin\n", 5, "need org");
+    expect_problem("", "[rule a]\npath = /x\npermission = p\n", 5, "need org");
+    expect_problem("", "[rule a]\npath = /x/{id}\norg = path:org\n", 5, "no {org}");
+    expect_problem("", "[rule a]\npath = /x\norg = id:o-1\nrequire = optional\n", 8,
+                   "need require = user");
+    expect_problem("", "[rule a]\npath = /x\norg = somewhere\n", 7, "org:");
+    expect_problem("", "[rule a]\npath = x\n", 6, "must start with /");
+    expect_problem("", "[rule a]\npath = /a/**/b\n", 6, "**");
+    expect_problem("", "[rule a]\npath = /x\nrequire = maybe\n", 7, "require");
+    expect_problem("", "[rule a]\npath = /x\nmethods = GET P0ST\n", 7, "methods");
+    expect_problem("", "[rule a]\npath = /x\napi_keys = perhaps\n", 7, "api_keys");
+    expect_problem("", "[rule a]\npath = /x\napi_keys = yes\n", 7, "not supported");
+    expect_problem("", "[rule a]\npath = /x\nrole = A\nmin_role = B\norg = id:o\n", 5,
+                   "not both");
+    expect_problem("", "[rule a]\npath = /x\n[rule a]\npath = /y\n", 7, "already defined");
+    expect_problem("", "[rule a b]\npath = /x\n", 5, "rule name");
+    expect_problem("", "[rule a]\npath = /x\npath = /y\n", 7, "given twice");
+}
+
+static void test_missing_key_and_issuer(void **state)
+{
+    (void)state;
+    char *problems = support_config_problems("[token]\nissuer = https://a.example\n");
+    assert_non_null(problems);
+    assert_non_null(strstr(problems, ":1: [token] names no verification key"));
+    free(problems);
+    char *text = NULL;
+    assert_true(asprintf(&text, "[token]\nverifier_key = %s\n", key_path) > 0);
+    problems = support_config_problems(text);
+    assert_non_null(problems);
+    assert_non_null(strstr(problems, "needs issuer"));
+    free(problems);
+    free(text);
+}
+
+static void test_key_problems_name_the_line(void **state)
+{
+    (void)state;
+    expect_problem("verifier_key = /nonexistent/key.pem", "", 4, "cannot open");
+    char *not_a_key = support_file_write("hello\n");
+    char *extra = NULL;
+    assert_true(asprintf(&extra, "verifier_key = %s", not_a_key) > 0);
+    expect_problem(extra, "", 4, "not a PEM public key");
+    free(extra);
+    unlink(not_a_key);
+    free(not_a_key);
+    EVP_PKEY *weak = support_key_new("RSA1024");
+    char *pem = support_public_pem(weak);
+    char *weak_path = support_file_write(pem);
+    assert_true(asprintf(&extra, "\n\nverifier_key = %s", weak_path) > 0);
+    expect_problem(extra, "", 6, "1024 bits");
+    free(extra);
+    unlink(weak_path);
+    free(weak_path);
+    free(pem);
+    EVP_PKEY_free(weak);
+}
+
+static void test_every_problem_listed(void **state)
+{
+    (void)state;
+    char *text = config_text("leeway = x\nbogus = 1",
+                             "[tokengate]\nthreads = -1\n[nonsense]\n[rule r]\npath = nope\n");
+    char *problems = support_config_problems(text);
+    assert_non_null(problems);
+    size_t lines = 0;
+    for (const char *p = problems; *p; p++)
+        lines += *p == '\n';
+    if (lines < 5)
+        fail_msg("expected at least 5 problems, got:\n%s", problems);
+    free(problems);
+    free(text);
+}
+
+static void test_line_limits(void **state)
+{
+    (void)state;
+    char long_line[600];
+    memset(long_line, 'a', sizeof long_line - 1);
+    long_line[sizeof long_line - 1] = '\0';
+    memcpy(long_line, "audience = ", 11);
+    expect_problem(long_line, "", 4, "line longer than");
+    /* An unreadable file names the file. */
+    char *problems = support_config_problems("");
+    assert_non_null(problems); /* empty: no [token] */
+    free(problems);
+    struct tg_problems list = {0};
+    assert_null(tg_config_load("/nonexistent/tokengate.conf", &list));
+    assert_int_equal(list.count, 1);
+    assert_non_null(strstr(list.lines[0], "/nonexistent/tokengate.conf:0: cannot open"));
+    tg_problems_clear(&list);
+}
+
+static void test_config_path_order(void **state)
+{
+    (void)state;
+    unsetenv("TOKENGATE_CONFIG");
+    assert_string_equal(tg_config_path("/a.conf"), "/a.conf");
+    assert_non_null(strstr(tg_config_path(NULL), "/tokengate/tokengate.conf"));
+    setenv("TOKENGATE_CONFIG", "/env.conf", 1);
+    assert_string_equal(tg_config_path(NULL), "/env.conf");
+    assert_string_equal(tg_config_path("/a.conf"), "/a.conf");
+    unsetenv("TOKENGATE_CONFIG");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_configuration),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_auth_url_forms),
+        cmocka_unit_test(test_problems_name_the_line),
+        cmocka_unit_test(test_rule_problems),
+        cmocka_unit_test(test_missing_key_and_issuer),
+        cmocka_unit_test(test_key_problems_name_the_line),
+        cmocka_unit_test(test_every_problem_listed),
+        cmocka_unit_test(test_line_limits),
+        cmocka_unit_test(test_config_path_order),
+    };
+    return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}

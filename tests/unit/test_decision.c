@@ -1,1 +1,549 @@
-int main(void){return 0;}
+/* Decisions: every row of the contract's table, the variables, the response
+ * bytes, and path tricks against an open rule beside a protected one. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "support.h"
+#include "tokengate/decision.h"
+#include "tokengate/response.h"
+
+#define ISSUER "https://auth.example.com"
+
+static struct tg_config *config;
+static struct tg_keyset keys;
+static struct tg_decision decision;
+static char *key_path;
+static char *owner_token, *member_token, *outsider_token, *expired_token, *foreign_token;
+
+static const char rules_text[] =
+    "[tokengate]\n"
+    "realm = example\n"
+    "[token]\n"
+    "verifier_key = %s\n"
+    "auth_url = " ISSUER "\n"
+    "cookie = __pa_at\n"
+    "[roles]\n"
+    "hierarchy = Owner > Admin > Member\n"
+    "[rule open]\npath = /public/**\nrequire = open\n"
+    "[rule denied]\npath = /admin/**\nrequire = deny\n"
+    "[rule optional]\npath = /maybe/**\nrequire = optional\n"
+    "[rule billing]\npath = /api/org/{org_id}/billing/**\norg = path:org_id\n"
+    "min_role = Admin\npermission = can_view_billing\n"
+    "[rule owners]\npath = /api/org/{org_id}/owners\norg = path:org_id\nrole = Owner\n"
+    "[rule query]\npath = /q\norg = query:org\n"
+    "[rule header]\npath = /h\norg = header:X-Org-Id\n"
+    "[rule fixed]\npath = /fixed\norg = id:o-1\n"
+    "[rule write]\npath = /api/write\nmethods = POST\n"
+    "[rule app]\npath = /app/**\n";
+
+static char *token_for(const char *user_id, const char *org_json, long exp_offset)
+{
+    char *claims = NULL;
+    if (asprintf(&claims,
+                 "{\"iss\":\"" ISSUER "\",\"sub\":\"%s\",\"user_id\":\"%s\",\"iat\":%ld,"
+                 "\"exp\":%ld,\"email\":\"%s@example.com\",\"first_name\":\"First\","
+                 "\"last_name\":\"Last\",\"login_method\":{\"login_method\":\"password\"},"
+                 "\"org_id_to_org_member_info\":%s}",
+                 user_id, user_id, SUPPORT_NOW - 10, SUPPORT_NOW + exp_offset, user_id,
+                 org_json) < 0)
+        abort();
+    char *token = support_token(support_key_rsa(), NULL, "RS256",
+                                "{\"alg\":\"RS256\",\"kid\":\"k\"}", claims);
+    free(claims);
+    return token;
+}
+
+#define MEMBERSHIP(id, role, inherited, permissions)                                        \
+    "\"" id "\":{\"org_id\":\"" id "\",\"org_name\":\"Org " id "\",\"url_safe_org_name\":\"" \
+    id "\",\"user_role\":\"" role "\",\"inherited_user_roles_plus_current_role\":" inherited \
+    ",\"org_role_structure\":\"single_role_in_hierarchy\",\"user_permissions\":" permissions "}"
+
+static int setup(void **state)
+{
+    (void)state;
+    char *pem = support_public_pem(support_key_rsa());
+    key_path = support_file_write(pem);
+    free(pem);
+    char *text = NULL;
+    assert_true(asprintf(&text, rules_text, key_path) > 0);
+    config = support_config_load(text);
+    free(text);
+    assert_non_null(config);
+    struct tg_problems problems = {0};
+    assert_int_equal(tg_config_keys_load(config, &keys, &problems), 0);
+
+    owner_token = token_for("owner-1",
+        "{" MEMBERSHIP("o-1", "Owner", "[\"Owner\",\"Admin\",\"Member\"]",
+                       "[\"can_view_billing\",\"can_invite\"]") "}", 1800);
+    member_token = token_for("member-1",
+        "{" MEMBERSHIP("o-1", "Member", "[\"Member\"]", "[\"can_view_billing\"]") ","
+            MEMBERSHIP("o-2", "Admin", "[\"Admin\",\"Member\"]", "[]") "}", 1800);
+    outsider_token = token_for("outsider-1", "{}", 1800);
+    expired_token = token_for("owner-1",
+        "{" MEMBERSHIP("o-1", "Owner", "[\"Owner\"]", "[]") "}", -3600);
+    EVP_PKEY *other = support_key_new("RSA2048");
+    char claims[256];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"" ISSUER "\",\"user_id\":\"owner-1\",\"exp\":%ld}", SUPPORT_NOW + 60);
+    foreign_token = support_token(other, NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
+    EVP_PKEY_free(other);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tg_config_free(config);
+    tg_keyset_clear(&keys);
+    unlink(key_path);
+    free(key_path);
+    free(owner_token);
+    free(member_token);
+    free(outsider_token);
+    free(expired_token);
+    free(foreign_token);
+    return 0;
+}
+
+/* Decides METHOD URI with AUTHORIZATION (NULL: none) and up to two more
+ * "NAME=value" parameters. */
+static const struct tg_decision *decide_full(const char *method, const char *uri,
+                                             const char *authorization, const char *extra1,
+                                             const char *extra2)
+{
+    char *params[8] = {0};
+    size_t count = 0;
+    if (method && asprintf(&params[count++], "REQUEST_METHOD=%s", method) < 0)
+        abort();
+    if (uri && asprintf(&params[count++], "REQUEST_URI=%s", uri) < 0)
+        abort();
+    if (authorization && asprintf(&params[count++], "HTTP_AUTHORIZATION=%s", authorization) < 0)
+        abort();
+    if (extra1)
+        params[count++] = strdup(extra1);
+    if (extra2)
+        params[count++] = strdup(extra2);
+    struct tg_request request;
+    tg_request_init(&request, (const char *const *)params, SUPPORT_NOW);
+    tg_decide(config, &keys, &request, &decision);
+    for (size_t i = 0; i < count; i++)
+        free(params[i]);
+    return &decision;
+}
+
+static char bearer[TG_TOKEN_MAX + 64];
+
+static const struct tg_decision *decide(const char *uri, const char *token)
+{
+    if (token)
+        snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    return decide_full("GET", uri, token ? bearer : NULL, NULL, NULL);
+}
+
+static void test_open_rule(void **state)
+{
+    (void)state;
+    const struct tg_decision *d = decide("/public/index.html", NULL);
+    assert_int_equal(d->status, 200);
+    assert_string_equal(d->rule, "open");
+    assert_int_equal(d->variable_count, 1);
+    assert_string_equal(tg_decision_variable(d, "AUTH_PRINCIPAL"), "-");
+    assert_null(tg_decision_variable(d, "AUTH_USER_ID"));
+    /* Even with a token, an open rule passes no user. */
+    d = decide("/public/x", owner_token);
+    assert_int_equal(d->status, 200);
+    assert_null(tg_decision_variable(d, "REMOTE_USER"));
+}
+
+static void test_deny_rule(void **state)
+{
+    (void)state;
+    assert_int_equal(decide("/admin/panel", owner_token)->status, 403);
+    assert_int_equal(decide("/admin/panel", NULL)->status, 403);
+    assert_string_equal(decision.rule, "denied");
+}
+
+static void test_no_credential(void **state)
+{
+    (void)state;
+    const struct tg_decision *d = decide("/app/x", NULL);
+    assert_int_equal(d->status, 401);
+    assert_false(d->credential_present);
+    assert_int_equal(d->variable_count, 0);
+}
+
+static void test_invalid_credentials(void **state)
+{
+    (void)state;
+    assert_int_equal(decide("/app/x", expired_token)->status, 401);
+    assert_true(decision.credential_present);
+    assert_string_equal(decision.description, "the token has expired");
+    assert_int_equal(decide("/app/x", foreign_token)->status, 401);
+    assert_string_equal(decision.description, "the token's signature is invalid");
+    assert_int_equal(decide("/app/x", "not.a.token")->status, 401);
+    assert_int_equal(decide("/app/x", "garbage")->status, 401);
+    /* Authorization header shapes. */
+    const char *shapes[] = {"Basic dXNlcjpwYXNz", "Token abc", "Bearer", "Bearer ",
+                            "Bearer  two-spaces", "Bearertoken"};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        decide_full("GET", "/app/x", shapes[i], NULL, NULL);
+        if (decision.status != 401 || !decision.credential_present)
+            fail_msg("'%s' gave %d", shapes[i], decision.status);
+    }
+    /* The scheme is case-insensitive. */
+    char header[TG_TOKEN_MAX];
+    snprintf(header, sizeof header, "bEaReR %s", owner_token);
+    assert_int_equal(decide_full("GET", "/app/x", header, NULL, NULL)->status, 200);
+}
+
+static void test_optional_rule(void **state)
+{
+    (void)state;
+    const struct tg_decision *d = decide("/maybe/x", NULL);
+    assert_int_equal(d->status, 200);
+    assert_string_equal(tg_decision_variable(d, "AUTH_PRINCIPAL"), "-");
+    assert_null(tg_decision_variable(d, "AUTH_USER_ID"));
+    d = decide("/maybe/x", expired_token);
+    assert_int_equal(d->status, 200);
+    assert_null(tg_decision_variable(d, "AUTH_USER_ID"));
+    d = decide_full("GET", "/maybe/x", "Basic abc", NULL, NULL);
+    assert_int_equal(d->status, 200);
+    d = decide("/maybe/x", member_token);
+    assert_int_equal(d->status, 200);
+    assert_string_equal(tg_decision_variable(d, "AUTH_USER_ID"), "member-1");
+}
+
+static void test_org_rules(void **state)
+{
+    (void)state;
+    /* min_role Admin + can_view_billing in o-1. */
+    assert_int_equal(decide("/api/org/o-1/billing/invoices", owner_token)->status, 200);
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ID"), "o-1");
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ROLE"), "Owner");
+    /* Member is below Admin. */
+    assert_int_equal(decide("/api/org/o-1/billing/invoices", member_token)->status, 403);
+    assert_string_equal(decision.error, "insufficient_scope");
+    /* Admin in o-2 but without the permission. */
+    assert_int_equal(decide("/api/org/o-2/billing", member_token)->status, 403);
+    assert_string_equal(decision.description, "the user lacks a required permission");
+    /* Not a member. */
+    assert_int_equal(decide("/api/org/o-1/billing", outsider_token)->status, 403);
+    assert_string_equal(decision.description, "the user is not a member of the organisation");
+    /* Exact role. */
+    assert_int_equal(decide("/api/org/o-1/owners", owner_token)->status, 200);
+    assert_int_equal(decide("/api/org/o-2/owners", member_token)->status, 403);
+    /* The token is checked before the org: invalid token on an org route. */
+    assert_int_equal(decide("/api/org/o-1/billing", expired_token)->status, 401);
+    assert_int_equal(decide("/api/org/o-1/billing", NULL)->status, 401);
+}
+
+static void test_org_sources(void **state)
+{
+    (void)state;
+    assert_int_equal(decide("/q?org=o-1", owner_token)->status, 200);
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ID"), "o-1");
+    assert_int_equal(decide("/q?x=1&org=o%2D1", owner_token)->status, 200);
+    assert_int_equal(decide("/q", owner_token)->status, 403);            /* not given */
+    assert_string_equal(decision.description, "the request names no organisation");
+    assert_int_equal(decide("/q?org=", owner_token)->status, 403);
+    assert_int_equal(decide("/q?org=o-9", owner_token)->status, 403);
+    assert_int_equal(decide("/q?org=o-1&org=o-9", owner_token)->status, 400); /* ambiguous */
+    assert_int_equal(decide("/q?org=o-1%", owner_token)->status, 400);
+    assert_int_equal(decide("/q?org=o-1%0a", owner_token)->status, 400);
+
+    snprintf(bearer, sizeof bearer, "Bearer %s", owner_token);
+    assert_int_equal(decide_full("GET", "/h", bearer, "HTTP_X_ORG_ID=o-1", NULL)->status, 200);
+    assert_int_equal(decide_full("GET", "/h", bearer, "HTTP_X_ORG_ID=o-2", NULL)->status, 403);
+    assert_int_equal(decide_full("GET", "/h", bearer, NULL, NULL)->status, 403);
+
+    assert_int_equal(decide("/fixed", owner_token)->status, 200);
+    assert_int_equal(decide("/fixed", outsider_token)->status, 403);
+
+    /* An encoded "/" inside the captured org segment is refused. */
+    assert_int_equal(decide("/api/org/o-1%2Fx/billing", owner_token)->status, 400);
+    /* Unreserved escapes in the capture are just the org id. */
+    assert_int_equal(decide("/api/org/%6F-1/billing", owner_token)->status, 200);
+}
+
+static void test_methods_and_default(void **state)
+{
+    (void)state;
+    snprintf(bearer, sizeof bearer, "Bearer %s", outsider_token);
+    assert_int_equal(decide_full("POST", "/api/write", bearer, NULL, NULL)->status, 200);
+    assert_string_equal(decision.rule, "write");
+    assert_int_equal(decide_full("GET", "/api/write", bearer, NULL, NULL)->status, 403);
+    assert_string_equal(decision.rule, "(default)");
+    assert_int_equal(decide("/unlisted", owner_token)->status, 403);
+
+    config->default_policy = TG_DEFAULT_USER;
+    assert_int_equal(decide("/unlisted", NULL)->status, 401);
+    assert_int_equal(decide("/unlisted", outsider_token)->status, 200);
+    config->default_policy = TG_DEFAULT_OPEN;
+    assert_int_equal(decide("/unlisted", NULL)->status, 200);
+    config->default_policy = TG_DEFAULT_DENY;
+}
+
+static void test_no_keys_is_503(void **state)
+{
+    (void)state;
+    struct tg_keyset empty = {0};
+    char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/app/x", bearer, NULL};
+    snprintf(bearer, sizeof bearer, "HTTP_AUTHORIZATION=Bearer %s", owner_token);
+    struct tg_request request;
+    tg_request_init(&request, (const char *const *)params, SUPPORT_NOW);
+    tg_decide(config, &empty, &request, &decision);
+    assert_int_equal(decision.status, 503);
+    assert_int_equal(decision.retry_after, TG_RETRY_AFTER_SECONDS);
+    /* An optional rule with a token it cannot check is 503 too, never 200. */
+    params[1] = "REQUEST_URI=/maybe/x";
+    tg_request_init(&request, (const char *const *)params, SUPPORT_NOW);
+    tg_decide(config, &empty, &request, &decision);
+    assert_int_equal(decision.status, 503);
+}
+
+static void test_variables(void **state)
+{
+    (void)state;
+    const struct tg_decision *d = decide("/api/org/o-1/billing", owner_token);
+    assert_int_equal(d->status, 200);
+    static const char *const expected[][2] = {
+        {"REMOTE_USER", "owner-1"},
+        {"AUTH_USER_ID", "owner-1"},
+        {"AUTH_PRINCIPAL", "owner-1"},
+        {"AUTH_EMAIL", "owner-1@example.com"},
+        {"AUTH_FIRST_NAME", "First"},
+        {"AUTH_LAST_NAME", "Last"},
+        {"AUTH_LOGIN_METHOD", "password"},
+        {"AUTH_METHOD", "jwt"},
+        {"AUTH_ORG_ID", "o-1"},
+        {"AUTH_ORG_NAME", "Org o-1"},
+        {"AUTH_URL_SAFE_ORG_NAME", "o-1"},
+        {"AUTH_ORG_ROLE", "Owner"},
+        {"AUTH_ORG_ROLES", "Owner,Admin,Member"},
+        {"AUTH_ORG_PERMISSIONS", "can_view_billing,can_invite"},
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        const char *value = tg_decision_variable(d, expected[i][0]);
+        if (!value || strcmp(value, expected[i][1]) != 0)
+            fail_msg("%s = %s, expected %s", expected[i][0], value ? value : "(unset)",
+                     expected[i][1]);
+    }
+    assert_int_equal(d->variable_count, sizeof expected / sizeof expected[0]);
+    assert_string_equal(d->user_id, "owner-1");
+    assert_null(tg_decision_variable(d, "AUTH_USERNAME"));
+    /* No org requirement and no active org: no org variables. */
+    d = decide("/app/x", owner_token);
+    assert_null(tg_decision_variable(d, "AUTH_ORG_ID"));
+    assert_string_equal(tg_decision_variable(d, "AUTH_USER_ID"), "owner-1");
+}
+
+static void test_variable_prefix(void **state)
+{
+    (void)state;
+    char *saved = config->variable_prefix;
+    config->variable_prefix = "PA_";
+    const struct tg_decision *d = decide("/fixed", owner_token);
+    assert_string_equal(tg_decision_variable(d, "PA_ORG_ID"), "o-1");
+    assert_string_equal(tg_decision_variable(d, "REMOTE_USER"), "owner-1");
+    assert_null(tg_decision_variable(d, "AUTH_ORG_ID"));
+    config->variable_prefix = saved;
+}
+
+static void test_control_character_in_claim_is_401(void **state)
+{
+    (void)state;
+    char claims[512];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"exp\":%ld,"
+             "\"email\":\"a@example.com\\r\\nVariable-AUTH_ORG_ROLE: Owner\"}",
+             SUPPORT_NOW + 60);
+    char *token = support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
+    assert_int_equal(decide("/app/x", token)->status, 401);
+    assert_int_equal(decision.variable_count, 0);
+    free(token);
+}
+
+static void test_active_org_token(void **state)
+{
+    (void)state;
+    char claims[1024];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"" ISSUER "\",\"user_id\":\"u-a\",\"exp\":%ld,\"org_member_info\":{"
+             "\"org_id\":\"o-7\",\"org_name\":\"Seven\",\"user_role\":\"Admin\","
+             "\"inherited_user_roles_plus_current_role\":[\"Admin\",\"Member\"],"
+             "\"user_permissions\":[\"can_view_billing\"]}}",
+             SUPPORT_NOW + 60);
+    char *token = support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
+    /* No org in the rule: the active org fills the variables. */
+    assert_int_equal(decide("/app/x", token)->status, 200);
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ID"), "o-7");
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ROLES"), "Admin,Member");
+    assert_int_equal(decide("/api/org/o-7/billing", token)->status, 200);
+    assert_int_equal(decide("/api/org/o-1/billing", token)->status, 403);
+    free(token);
+}
+
+static void test_cookie(void **state)
+{
+    (void)state;
+    char cookie[TG_TOKEN_MAX + 64];
+    snprintf(cookie, sizeof cookie, "HTTP_COOKIE=theme=dark; __pa_at=%s; other=1", owner_token);
+    assert_int_equal(decide_full("GET", "/app/x", NULL, cookie, NULL)->status, 200);
+    snprintf(cookie, sizeof cookie, "HTTP_COOKIE=__pa_at=%s", expired_token);
+    assert_int_equal(decide_full("GET", "/app/x", NULL, cookie, NULL)->status, 401);
+    assert_true(decision.credential_present);
+    assert_int_equal(decide_full("GET", "/app/x", NULL, "HTTP_COOKIE=x__pa_at=1", NULL)->status,
+                     401);
+    assert_false(decision.credential_present);
+    /* The Authorization header wins over the cookie. */
+    snprintf(cookie, sizeof cookie, "HTTP_COOKIE=__pa_at=%s", owner_token);
+    assert_int_equal(decide_full("GET", "/app/x", "Bearer bad", cookie, NULL)->status, 401);
+}
+
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    assert_int_equal(decide_full(NULL, "/app/x", NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide_full("GET", NULL, NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide_full("", "/app/x", NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide("/app/%00", owner_token)->status, 400);
+    assert_int_equal(decide("/app/%zz", owner_token)->status, 400);
+    assert_int_equal(decide("/../app/x", owner_token)->status, 400);
+    assert_int_equal(decide("app/x", owner_token)->status, 400);
+    /* Without REQUEST_URI, SCRIPT_NAME + PATH_INFO say what is routed. */
+    snprintf(bearer, sizeof bearer, "Bearer %s", owner_token);
+    decide_full("GET", NULL, bearer, "SCRIPT_NAME=/app/run.cgi", "PATH_INFO=/extra");
+    assert_int_equal(decision.status, 200);
+    assert_string_equal(decision.path, "/app/run.cgi/extra");
+    decide_full("GET", NULL, NULL, "SCRIPT_NAME=/public/../app/run.cgi", NULL);
+    assert_int_equal(decision.status, 401);
+}
+
+/* Every spelling reaches /app/x on the server: none may pass unauthenticated
+ * through the open /public rule. */
+static void test_traversal_spellings(void **state)
+{
+    (void)state;
+    const char *spellings[] = {
+        "/public/../app/x",
+        "/public/%2e%2e/app/x",
+        "/public/%2E%2E/app/x",
+        "/public/.%2e/app/x",
+        "/public/%2e./app/x",
+        "//public/../app/x",
+        "/public//../app/x",
+        "/public/./../app/x",
+        "/public/x/../../app/x",
+        "/./public/../app/x",
+        "/%70ublic/../%61pp/x",
+        "/public/../app/x?/public/",
+        "/public/..%2fapp/x",
+        "/public/x%2F..%2F..%2Fapp/x",
+        "/public/..%5capp/x",
+        "/app/./x",
+        "//app//x",
+        "/public/%2e%2e%2fapp/x",
+    };
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        decide(spellings[i], NULL);
+        if (decision.status == 200)
+            fail_msg("%s passed without a token (rule %s)", spellings[i], decision.rule);
+        if (decision.status != 401 && decision.status != 400)
+            fail_msg("%s gave %d", spellings[i], decision.status);
+        /* With a valid token it is the protected rule that decides. */
+        decide(spellings[i], owner_token);
+        if (decision.status == 200 && strcmp(decision.rule, "app") != 0)
+            fail_msg("%s decided by rule %s", spellings[i], decision.rule);
+    }
+    /* The control: the open path itself stays open. */
+    assert_int_equal(decide("/public/x/../y", NULL)->status, 200);
+    assert_string_equal(decision.path, "/public/y");
+}
+
+static void test_response_bytes(void **state)
+{
+    (void)state;
+    char out[TG_RESPONSE_MAX];
+    decide("/fixed", owner_token);
+    size_t len = tg_response_format(&decision, config->realm, out, sizeof out);
+    assert_true(len > 0);
+    assert_int_equal(strncmp(out, "Status: 200\n", 12), 0);
+    assert_non_null(strstr(out, "\nVariable-AUTH_ORG_ID: o-1\n"));
+    assert_non_null(strstr(out, "\nVariable-REMOTE_USER: owner-1\n"));
+    assert_null(strstr(out, "Content-Type"));
+    assert_int_equal(strcmp(out + len - 2, "\n\n"), 0);
+    /* No token, no signature in any response. */
+    assert_null(strstr(out, owner_token));
+    assert_null(strstr(out, strrchr(owner_token, '.') + 1));
+
+    decide("/app/x", NULL);
+    tg_response_format(&decision, config->realm, out, sizeof out);
+    assert_string_equal(out,
+        "Status: 401\n"
+        "Content-Type: application/json\n"
+        "WWW-Authenticate: Bearer realm=\"example\"\n"
+        "\n"
+        "{\"error\": \"unauthorized\", \"error_description\": \"no bearer token in the request\"}\n");
+
+    decide("/app/x", expired_token);
+    tg_response_format(&decision, config->realm, out, sizeof out);
+    assert_string_equal(out,
+        "Status: 401\n"
+        "Content-Type: application/json\n"
+        "WWW-Authenticate: Bearer realm=\"example\", error=\"invalid_token\", "
+        "error_description=\"the token has expired\"\n"
+        "\n"
+        "{\"error\": \"invalid_token\", \"error_description\": \"the token has expired\"}\n");
+    assert_null(strstr(out, strrchr(expired_token, '.') + 1));
+
+    decide("/admin/x", owner_token);
+    tg_response_format(&decision, config->realm, out, sizeof out);
+    assert_int_equal(strncmp(out, "Status: 403\n", 12), 0);
+    assert_non_null(strstr(out, "WWW-Authenticate: Bearer realm=\"example\", "
+                                "error=\"insufficient_scope\"\n"));
+
+    decide("/app/%00", NULL);
+    tg_response_format(&decision, config->realm, out, sizeof out);
+    assert_int_equal(strncmp(out, "Status: 400\n", 12), 0);
+    assert_null(strstr(out, "WWW-Authenticate"));
+    assert_non_null(strstr(out, "\"error\": \"invalid_request\""));
+
+    struct tg_decision unavailable = {.status = 503, .error = "temporarily_unavailable",
+                                      .description = "no verification key is loaded yet",
+                                      .retry_after = 30};
+    tg_response_format(&unavailable, config->realm, out, sizeof out);
+    assert_non_null(strstr(out, "\nRetry-After: 30\n"));
+    /* Too small a buffer: nothing, never a truncated response. */
+    assert_int_equal(tg_response_format(&unavailable, config->realm, out, 20), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_rule),
+        cmocka_unit_test(test_deny_rule),
+        cmocka_unit_test(test_no_credential),
+        cmocka_unit_test(test_invalid_credentials),
+        cmocka_unit_test(test_optional_rule),
+        cmocka_unit_test(test_org_rules),
+        cmocka_unit_test(test_org_sources),
+        cmocka_unit_test(test_methods_and_default),
+        cmocka_unit_test(test_no_keys_is_503),
+        cmocka_unit_test(test_variables),
+        cmocka_unit_test(test_variable_prefix),
+        cmocka_unit_test(test_control_character_in_claim_is_401),
+        cmocka_unit_test(test_active_org_token),
+        cmocka_unit_test(test_cookie),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_traversal_spellings),
+        cmocka_unit_test(test_response_bytes),
+    };
+    return cmocka_run_group_tests_name("decision", tests, setup, teardown);
+}
