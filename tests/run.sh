@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs the whole test suite: builds tokengate out of tree twice, once plain
+# and once with AddressSanitizer + UndefinedBehaviorSanitizer, runs
+# `make check` in each, and ends with one line "N passed, N failed" that
+# counts every test case of both runs. Exits non-zero on any failure or
+# sanitizer report.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+builds="$top/build"
+cd "$top" || exit 2
+
+if [ -f "$top/config.status" ]; then
+    # An in-tree configure would stop the out-of-tree builds below.
+    make distclean >/dev/null 2>&1 || true
+fi
+./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed"; exit 2; }
+
+SANITIZE="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98"
+
+passed=0
+failed=0
+for variant in plain sanitize; do
+    dir="$builds/$variant"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "=== $variant build"
+    if [ "$variant" = sanitize ]; then
+        cflags=$SANITIZE ldflags="-fsanitize=address,undefined"
+    else
+        cflags="-O2 -g" ldflags=""
+    fi
+    if ! (cd "$dir" && "$top/configure" -q CFLAGS="$cflags" LDFLAGS="$ldflags" \
+              >"$dir/configure.out" 2>&1 &&
+          make -j2 >"$dir/make.out" 2>&1); then
+        echo "$variant: build failed"
+        tail -n 30 "$dir/configure.out" "$dir/make.out" 2>/dev/null
+        failed=$((failed + 1))
+        continue
+    fi
+    if grep -q "warning:" "$dir/make.out"; then
+        echo "$variant: compiler warnings:"
+        grep "warning:" "$dir/make.out"
+        failed=$((failed + 1))
+    fi
+    (cd "$dir" && make -j2 check >"$dir/check.out" 2>&1)
+    for trs in $(find "$dir/tests" -name '*.trs' | sort); do
+        log="${trs%.trs}.log"
+        name=${log#"$dir/"}
+        # Count test cases from each runner's own summary (cmocka, or the
+        # CLI script's "N passed, N failed"); a crash with no summary counts
+        # as one failure.
+        cases_passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+        cases_failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
+        if [ -z "$cases_passed$cases_failed" ]; then
+            cases_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$log" | tail -n 1)
+            cases_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$log" | tail -n 1)
+        fi
+        cases_passed=${cases_passed:-0}
+        cases_failed=${cases_failed:-0}
+        if grep -q "^:test-result: PASS" "$trs"; then
+            echo "PASS $variant $name ($cases_passed cases)"
+        else
+            [ "$cases_failed" -gt 0 ] || cases_failed=1
+            echo "FAIL $variant $name"
+            sed 's/^/    /' "$log" | grep -v "^    \[ RUN\|^    \[       OK\|^    ok - " | tail -n 60
+        fi
+        if grep -q "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$log"; then
+            echo "FAIL $variant $name: sanitizer report"
+            cases_failed=$((cases_failed + 1))
+        fi
+        passed=$((passed + cases_passed))
+        failed=$((failed + cases_failed))
+    done
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

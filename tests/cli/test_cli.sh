@@ -1,2 +1,168 @@
 #!/bin/sh
-exit 0
+# CLI-level tests: the tokengate binary as users and web servers see it.
+# Keys are made with the openssl command line; PyJWT (Debian python3-jwt)
+# checks that tokengate's tokens and a standard library's agree both ways.
+set -u
+
+TOKENGATE=${TOKENGATE:-$(pwd)/tokengate}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokengate-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+PASSED=0
+FAILED=0
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1"; }
+# expect NAME EXPECTED_EXIT COMMAND...: runs COMMAND, output in $WORK/out.
+expect() {
+    name=$1 expected=$2
+    shift 2
+    "$@" >"$WORK/out" 2>"$WORK/err"
+    status=$?
+    if [ "$status" -eq "$expected" ]; then ok "$name"; else
+        not_ok "$name (exit $status, expected $expected)"; sed 's/^/#   /' "$WORK/out" "$WORK/err"; fi
+}
+# contains NAME FILE TEXT: FILE holds TEXT literally.
+contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else not_ok "$1: '$3' not in $2"; sed 's/^/#   /' "$2"; fi
+}
+lacks() {
+    if grep -qF -- "$3" "$2"; then not_ok "$1: '$3' found in $2"; else ok "$1"; fi
+}
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rsa.pem" 2>/dev/null
+openssl pkey -in "$WORK/rsa.pem" -pubout -out "$WORK/rsa.pub" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/ec.pem" 2>/dev/null
+openssl pkey -in "$WORK/ec.pem" -pubout -out "$WORK/ec.pub" 2>/dev/null
+
+cat >"$WORK/tokengate.conf" <<CONF
+[tokengate]
+realm = cli-test
+[token]
+verifier_key = $WORK/rsa.pub
+verifier_key = $WORK/ec.pub
+auth_url = https://auth.example.com
+algorithms = RS256 ES256
+[rule public]
+path = /public/**
+require = open
+[rule billing]
+path = /api/org/{org_id}/billing
+org = path:org_id
+min_role = Admin
+[rule app]
+path = /app/**
+CONF
+
+cat >"$WORK/owner.json" <<'JSON'
+{"iss": "https://auth.example.com", "user_id": "owner-1", "email": "owner@example.com",
+ "org_id_to_org_member_info": {"o-1": {"org_id": "o-1", "org_name": "Acme",
+   "user_role": "Owner", "inherited_user_roles_plus_current_role": ["Owner", "Admin", "Member"],
+   "user_permissions": ["can_view_billing"]}}}
+JSON
+
+# --- basics ---
+expect "--version exits 0" 0 "$TOKENGATE" --version
+contains "--version names tokengate" "$WORK/out" "tokengate "
+expect "--help exits 0" 0 "$TOKENGATE" --help
+contains "--help shows check" "$WORK/out" "tokengate check"
+expect "unknown argument is a usage error" 2 "$TOKENGATE" frobnicate
+
+# --- -t ---
+expect "-t accepts a valid configuration" 0 "$TOKENGATE" -t -c "$WORK/tokengate.conf"
+expect "-t via TOKENGATE_CONFIG" 0 env TOKENGATE_CONFIG="$WORK/tokengate.conf" "$TOKENGATE" -t
+cat >"$WORK/broken.conf" <<CONF
+[tokengate]
+threads = lots
+colour = blue
+[token]
+verifier_key = $WORK/missing.pem
+auth_url = https://auth.example.com
+[rule r]
+path = /x
+min_role = Admin
+CONF
+expect "-t refuses a broken configuration" 1 "$TOKENGATE" -t -c "$WORK/broken.conf"
+contains "-t names line 2" "$WORK/err" "$WORK/broken.conf:2: threads"
+contains "-t names line 3" "$WORK/err" "$WORK/broken.conf:3: unknown key 'colour'"
+contains "-t names the rule line" "$WORK/err" "$WORK/broken.conf:7: [rule r]: role, min_role and permission need org"
+expect "-t with a missing file" 1 "$TOKENGATE" -t -c "$WORK/nope.conf"
+contains "-t names the missing file" "$WORK/err" "$WORK/nope.conf"
+
+# --- mint and check ---
+expect "mint RS256" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --kid k1 "$WORK/owner.json"
+OWNER=$(cat "$WORK/out")
+expect "check allows the owner" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$OWNER" /api/org/o-1/billing
+[ "$(head -n 1 "$WORK/out")" = "Status: 200" ] && ok "Status is the first line" || not_ok "Status is the first line"
+contains "check prints REMOTE_USER" "$WORK/out" "Variable-REMOTE_USER: owner-1"
+contains "check prints the org role" "$WORK/out" "Variable-AUTH_ORG_ROLE: Owner"
+lacks "check output holds no token" "$WORK/out" "$OWNER"
+expect "-H Authorization works like --token" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" -H "Authorization: Bearer $OWNER" /app/x
+expect "check refuses without a token" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /app/x
+contains "401 status" "$WORK/out" "Status: 401"
+contains "401 challenge" "$WORK/out" 'WWW-Authenticate: Bearer realm="cli-test"'
+expect "check refuses another org" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$OWNER" /api/org/o-2/billing
+contains "403 status" "$WORK/out" "Status: 403"
+expect "check: method via -X" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" -X POST --token "$OWNER" /app/x
+expect "check: open path" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" /public/x
+contains "open path principal" "$WORK/out" "Variable-AUTH_PRINCIPAL: -"
+expect "check: traversal into /app is 401" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /public/../app/x
+expect "check: encoded traversal is 401" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /public/%2e%2e/app/x
+expect "check: NUL is 400" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /app/%00
+contains "400 status" "$WORK/out" "Status: 400"
+expect "check: usage error" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf"
+expect "check: bad header" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf" -H "nocolon" /app/x
+expect "check: broken configuration is exit 2" 2 "$TOKENGATE" check -c "$WORK/broken.conf" /app/x
+
+echo '{"iss": "https://auth.example.com", "user_id": "u-stdin"}' >"$WORK/stdin.json"
+expect "mint ES256 from stdin" 0 sh -c "'$TOKENGATE' mint --key '$WORK/ec.pem' - < '$WORK/stdin.json'"
+EC_TOKEN=$(cat "$WORK/out")
+expect "check accepts ES256" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$EC_TOKEN" /app/x
+contains "ES256 user" "$WORK/out" "Variable-AUTH_USER_ID: u-stdin"
+expect "mint an expired token" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --ttl -600 "$WORK/owner.json"
+expect "check refuses it" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$(cat "$WORK/out")" /app/x
+contains "expired description" "$WORK/out" 'error_description="the token has expired"'
+expect "mint without --key" 2 "$TOKENGATE" mint "$WORK/owner.json"
+expect "mint with bad claims" 2 sh -c "echo '[1,2]' | '$TOKENGATE' mint --key '$WORK/rsa.pem' -"
+expect "mint with an unknown algorithm" 2 "$TOKENGATE" mint --key "$WORK/rsa.pem" --alg none "$WORK/owner.json"
+
+# --- interoperability with PyJWT ---
+PY=/usr/bin/python3
+if $PY -c 'import jwt, cryptography' 2>/dev/null; then
+    expect "PyJWT verifies a minted token" 0 $PY -c "
+import jwt, sys
+key = open('$WORK/rsa.pub').read()
+claims = jwt.decode('$OWNER', key, algorithms=['RS256'], options={'verify_aud': False})
+assert claims['user_id'] == 'owner-1', claims
+assert jwt.get_unverified_header('$OWNER')['kid'] == 'k1'
+"
+    $PY -c "
+import jwt, time
+key = open('$WORK/rsa.pem').read()
+now = int(time.time())
+print(jwt.encode({'iss': 'https://auth.example.com', 'user_id': 'py-1', 'iat': now,
+                  'exp': now + 600}, key, algorithm='RS256', headers={'kid': 'x'}))
+" >"$WORK/py_token"
+    expect "tokengate verifies a PyJWT token" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$(cat "$WORK/py_token")" /app/x
+    contains "PyJWT token user" "$WORK/out" "Variable-AUTH_USER_ID: py-1"
+    $PY -c "
+import jwt, time
+key = open('$WORK/ec.pem').read()
+now = int(time.time())
+print(jwt.encode({'iss': 'https://auth.example.com', 'sub': 'py-ec', 'exp': now + 600}, key,
+                 algorithm='ES256'))
+" >"$WORK/py_ec"
+    expect "tokengate verifies a PyJWT ES256 token" 0 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$(cat "$WORK/py_ec")" /app/x
+    $PY -c "
+import jwt, time
+key = open('$WORK/rsa.pub').read()
+now = int(time.time())
+print(jwt.encode({'iss': 'https://auth.example.com', 'user_id': 'hs', 'exp': now + 600},
+                 'x' * 40, algorithm='HS256'))
+" >"$WORK/py_hs"
+    expect "tokengate refuses HS256 when only RSA/EC keys exist" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$(cat "$WORK/py_hs")" /app/x
+else
+    not_ok "PyJWT is not installed (apt-get install python3-jwt python3-cryptography)"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

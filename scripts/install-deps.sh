@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian 12 packages tokengate needs to build, test and demo.
+# Uses sudo when not run as root.
+set -eu
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PACKAGES="build-essential autoconf automake pkg-config openssl ca-certificates
+  libfcgi-dev libssl-dev libjansson-dev libcurl4-openssl-dev libinih-dev libcmocka-dev
+  python3 python3-jwt python3-cryptography valgrind"
+# shellcheck disable=SC2086
+if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
+    $SUDO apt-get update -q
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $PACKAGES
+fi
