@@ -15,36 +15,49 @@ bool tg_text_is_single_line(const char *text)
     return true;
 }
 
-/* The string member NAME, or NULL when absent or not a string. Sets *BAD
- * when the string holds a control character. */
-static const char *member_string(json_t *object, const char *name, bool *bad)
+/* The string member NAME of OBJECT, or NULL when absent or not a string.
+ * Sets *BAD when the string holds a control character. (The JSON reader
+ * already refuses \u0000, so strings cannot hide a NUL.) */
+static const char *member_string(const struct tg_json *json, int object, const char *name,
+                                 bool *bad)
 {
-    json_t *value = json_object_get(object, name);
-    if (!json_is_string(value))
-        return NULL;
-    const char *text = json_string_value(value);
-    /* json strings may embed NUL (\u0000); strlen would hide the rest. */
-    if (strlen(text) != json_string_length(value) || !tg_text_is_single_line(text))
+    const char *text = tg_json_string(json, tg_json_get(json, object, name));
+    if (text && !tg_text_is_single_line(text))
         *bad = true;
     return text;
 }
 
-int tg_identity_read(json_t *claims, struct tg_identity *identity, const char **why)
+/* The object member NAME: its index, -1 when absent or null, and *BAD when
+ * it is anything else. */
+static int member_object(const struct tg_json *json, int object, const char *name, bool *bad)
+{
+    int member = tg_json_get(json, object, name);
+    int type = tg_json_type(json, member);
+    if (member < 0 || type == TG_JSON_NULL)
+        return -1;
+    if (type != TG_JSON_OBJECT)
+        *bad = true;
+    return type == TG_JSON_OBJECT ? member : -1;
+}
+
+int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
+                     const char **why)
 {
     memset(identity, 0, sizeof *identity);
+    identity->claims = claims;
     bool bad = false;
-    identity->user_id = member_string(claims, "user_id", &bad);
+    identity->user_id = member_string(claims, 0, "user_id", &bad);
     if (!identity->user_id)
-        identity->user_id = member_string(claims, "sub", &bad);
-    identity->email = member_string(claims, "email", &bad);
-    identity->first_name = member_string(claims, "first_name", &bad);
-    identity->last_name = member_string(claims, "last_name", &bad);
-    identity->username = member_string(claims, "username", &bad);
-    identity->legacy_user_id = member_string(claims, "legacy_user_id", &bad);
-    identity->impersonator_user_id = member_string(claims, "impersonator_user_id", &bad);
-    json_t *login = json_object_get(claims, "login_method");
-    if (json_is_object(login))
-        identity->login_method = member_string(login, "login_method", &bad);
+        identity->user_id = member_string(claims, 0, "sub", &bad);
+    identity->email = member_string(claims, 0, "email", &bad);
+    identity->first_name = member_string(claims, 0, "first_name", &bad);
+    identity->last_name = member_string(claims, 0, "last_name", &bad);
+    identity->username = member_string(claims, 0, "username", &bad);
+    identity->legacy_user_id = member_string(claims, 0, "legacy_user_id", &bad);
+    identity->impersonator_user_id = member_string(claims, 0, "impersonator_user_id", &bad);
+    int login = tg_json_get(claims, 0, "login_method");
+    if (tg_json_type(claims, login) == TG_JSON_OBJECT)
+        identity->login_method = member_string(claims, login, "login_method", &bad);
     if (bad) {
         *why = "a claim holds a control character";
         return -1;
@@ -53,60 +66,59 @@ int tg_identity_read(json_t *claims, struct tg_identity *identity, const char **
         *why = "the token names no user";
         return -1;
     }
-
-    json_t *map = json_object_get(claims, "org_id_to_org_member_info");
-    json_t *active = json_object_get(claims, "org_member_info");
-    if ((map && !json_is_object(map) && !json_is_null(map)) ||
-        (active && !json_is_object(active) && !json_is_null(active))) {
+    identity->org_map = member_object(claims, 0, "org_id_to_org_member_info", &bad);
+    identity->active_org = member_object(claims, 0, "org_member_info", &bad);
+    if (bad) {
         *why = "the organisation claims are malformed";
         return -1;
     }
-    if (json_is_object(map) && json_object_size(map) > TG_ORGS_MAX) {
+    if (tg_json_size(claims, identity->org_map) > TG_ORGS_MAX) {
         *why = "the token lists too many organisations";
         return -1;
     }
-    identity->org_map = json_is_object(map) ? map : NULL;
-    identity->active_org = json_is_object(active) ? active : NULL;
     return 0;
 }
 
-/* An array of single-line strings, or NULL when absent. Sets *BAD when the
+/* An array of single-line strings, or -1 when absent. Sets *BAD when the
  * member is present with any other shape. */
-static json_t *member_string_array(json_t *object, const char *name, bool *bad)
+static int member_string_array(const struct tg_json *json, int object, const char *name,
+                               bool *bad)
 {
-    json_t *array = json_object_get(object, name);
-    if (!array || json_is_null(array))
-        return NULL;
-    if (!json_is_array(array)) {
+    int array = tg_json_get(json, object, name);
+    int type = tg_json_type(json, array);
+    if (array < 0 || type == TG_JSON_NULL)
+        return -1;
+    if (type != TG_JSON_ARRAY) {
         *bad = true;
-        return NULL;
+        return -1;
     }
-    size_t index;
-    json_t *item;
-    json_array_foreach(array, index, item) {
-        if (!json_is_string(item) || strlen(json_string_value(item)) != json_string_length(item) ||
-            !tg_text_is_single_line(json_string_value(item))) {
+    int item = tg_json_first(array);
+    for (int i = 0; i < tg_json_size(json, array); i++, item = tg_json_next(json, item)) {
+        const char *text = tg_json_string(json, item);
+        if (!text || !tg_text_is_single_line(text)) {
             *bad = true;
-            return NULL;
+            return -1;
         }
     }
     return array;
 }
 
-static enum tg_org_lookup membership_read(json_t *object, const char *expected_org_id,
+static enum tg_org_lookup membership_read(const struct tg_json *json, int object,
+                                          const char *expected_org_id,
                                           struct tg_membership *membership)
 {
     memset(membership, 0, sizeof *membership);
+    membership->claims = json;
     bool bad = false;
-    membership->org_id = member_string(object, "org_id", &bad);
-    membership->org_name = member_string(object, "org_name", &bad);
-    membership->url_safe_org_name = member_string(object, "url_safe_org_name", &bad);
-    membership->user_role = member_string(object, "user_role", &bad);
+    membership->org_id = member_string(json, object, "org_id", &bad);
+    membership->org_name = member_string(json, object, "org_name", &bad);
+    membership->url_safe_org_name = member_string(json, object, "url_safe_org_name", &bad);
+    membership->user_role = member_string(json, object, "user_role", &bad);
     membership->inherited_roles =
-        member_string_array(object, "inherited_user_roles_plus_current_role", &bad);
-    membership->additional_roles = member_string_array(object, "additional_roles", &bad);
-    membership->permissions = member_string_array(object, "user_permissions", &bad);
-    const char *structure = member_string(object, "org_role_structure", &bad);
+        member_string_array(json, object, "inherited_user_roles_plus_current_role", &bad);
+    membership->additional_roles = member_string_array(json, object, "additional_roles", &bad);
+    membership->permissions = member_string_array(json, object, "user_permissions", &bad);
+    const char *structure = member_string(json, object, "org_role_structure", &bad);
     membership->multi_role = structure && strcmp(structure, "multi_role") == 0;
 
     /* The map's key and the object's org_id must agree: otherwise one of
@@ -120,30 +132,30 @@ static enum tg_org_lookup membership_read(json_t *object, const char *expected_o
 enum tg_org_lookup tg_identity_find_org(const struct tg_identity *identity, const char *org_id,
                                         struct tg_membership *membership)
 {
+    const struct tg_json *json = identity->claims;
     /* An active-org token carries only org_member_info: that org is the
      * user's only one for this request. */
-    if (identity->active_org) {
-        enum tg_org_lookup found = membership_read(identity->active_org, NULL, membership);
+    if (identity->active_org >= 0) {
+        enum tg_org_lookup found = membership_read(json, identity->active_org, NULL, membership);
         if (found != TG_ORG_MEMBER || !org_id)
             return found;
         return strcmp(membership->org_id, org_id) == 0 ? TG_ORG_MEMBER : TG_ORG_NOT_MEMBER;
     }
-    if (!org_id || !identity->org_map)
+    if (!org_id || identity->org_map < 0)
         return TG_ORG_NOT_MEMBER;
-    json_t *object = json_object_get(identity->org_map, org_id);
-    if (!object)
+    int object = tg_json_get(json, identity->org_map, org_id);
+    if (object < 0)
         return TG_ORG_NOT_MEMBER;
-    if (!json_is_object(object))
+    if (tg_json_type(json, object) != TG_JSON_OBJECT)
         return TG_ORG_INVALID;
-    return membership_read(object, org_id, membership);
+    return membership_read(json, object, org_id, membership);
 }
 
-static bool array_contains(json_t *array, const char *text)
+static bool array_contains(const struct tg_json *json, int array, const char *text)
 {
-    size_t index;
-    json_t *item;
-    json_array_foreach(array, index, item)
-        if (strcmp(json_string_value(item), text) == 0)
+    int item = tg_json_first(array);
+    for (int i = 0; i < tg_json_size(json, array); i++, item = tg_json_next(json, item))
+        if (strcmp(tg_json_string(json, item), text) == 0)
             return true;
     return false;
 }
@@ -160,8 +172,8 @@ bool tg_membership_is_role(const struct tg_membership *membership, const char *r
 {
     if (membership->user_role && strcmp(membership->user_role, role) == 0)
         return true;
-    return membership->multi_role && membership->additional_roles &&
-           array_contains(membership->additional_roles, role);
+    return membership->multi_role && membership->additional_roles >= 0 &&
+           array_contains(membership->claims, membership->additional_roles, role);
 }
 
 bool tg_membership_is_at_least_role(const struct tg_membership *membership, const char *role,
@@ -169,8 +181,8 @@ bool tg_membership_is_at_least_role(const struct tg_membership *membership, cons
 {
     if (membership->multi_role)
         return tg_membership_is_role(membership, role);
-    if (membership->inherited_roles)
-        return array_contains(membership->inherited_roles, role);
+    if (membership->inherited_roles >= 0)
+        return array_contains(membership->claims, membership->inherited_roles, role);
     /* No inherited list in the token: fall back to the configured order. */
     if (!membership->user_role)
         return false;
@@ -184,7 +196,8 @@ bool tg_membership_is_at_least_role(const struct tg_membership *membership, cons
 bool tg_membership_has_permission(const struct tg_membership *membership,
                                   const char *permission)
 {
-    return membership->permissions && array_contains(membership->permissions, permission);
+    return membership->permissions >= 0 &&
+           array_contains(membership->claims, membership->permissions, permission);
 }
 
 /* Appends ITEM to the comma-separated list in OUT. */
@@ -202,12 +215,12 @@ static bool list_append(char *out, size_t size, size_t *used, const char *item)
     return true;
 }
 
-static bool list_append_array(char *out, size_t size, size_t *used, json_t *array)
+static bool list_append_array(char *out, size_t size, size_t *used, const struct tg_json *json,
+                              int array)
 {
-    size_t index;
-    json_t *item;
-    json_array_foreach(array, index, item)
-        if (!list_append(out, size, used, json_string_value(item)))
+    int item = tg_json_first(array);
+    for (int i = 0; i < tg_json_size(json, array); i++, item = tg_json_next(json, item))
+        if (!list_append(out, size, used, tg_json_string(json, item)))
             return false;
     return true;
 }
@@ -223,10 +236,12 @@ long tg_membership_roles_join(const struct tg_membership *membership,
     if (membership->multi_role) {
         if (membership->user_role)
             ok = list_append(out, size, &used, membership->user_role);
-        if (ok && membership->additional_roles)
-            ok = list_append_array(out, size, &used, membership->additional_roles);
-    } else if (membership->inherited_roles) {
-        ok = list_append_array(out, size, &used, membership->inherited_roles);
+        if (ok && membership->additional_roles >= 0)
+            ok = list_append_array(out, size, &used, membership->claims,
+                                   membership->additional_roles);
+    } else if (membership->inherited_roles >= 0) {
+        ok = list_append_array(out, size, &used, membership->claims,
+                               membership->inherited_roles);
     } else if (membership->user_role) {
         long rank = hierarchy_rank(hierarchy, membership->user_role);
         if (rank < 0)
@@ -245,8 +260,8 @@ long tg_membership_permissions_join(const struct tg_membership *membership, char
     if (size == 0)
         return -1;
     out[0] = '\0';
-    if (membership->permissions &&
-        !list_append_array(out, size, &used, membership->permissions))
+    if (membership->permissions >= 0 &&
+        !list_append_array(out, size, &used, membership->claims, membership->permissions))
         return -1;
     return (long)used;
 }

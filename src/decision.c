@@ -251,14 +251,13 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
         .audience = config->audience,
         .leeway = config->leeway,
     };
-    json_t *claims = NULL;
-    enum tg_jwt_status status = tg_jwt_verify(&policy, token, token_len, request->now, &claims);
+    enum tg_jwt_status status =
+        tg_jwt_verify(&policy, token, token_len, request->now, &decision->claims);
     const char *why = tg_jwt_status_describe(status);
     struct tg_identity identity;
-    if (status == TG_JWT_VALID && tg_identity_read(claims, &identity, &why) != 0)
+    if (status == TG_JWT_VALID && tg_identity_read(&decision->claims, &identity, &why) != 0)
         status = TG_JWT_BAD_CLAIM;
     if (status != TG_JWT_VALID) {
-        json_decref(claims);
         if (optional)
             allow_anonymous(decision, config->variable_prefix,
                             "invalid credential on an optional rule: anonymous");
@@ -281,7 +280,6 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
         if (!ok)
             refuse_unauthenticated(decision, "the token's claims are too large to pass on");
     }
-    json_decref(claims);
 }
 
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,

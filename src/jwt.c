@@ -25,78 +25,43 @@ const char *tg_jwt_status_describe(enum tg_jwt_status status)
     return "the token is invalid";
 }
 
-bool tg_json_depth_within(const char *text, size_t len, int max_depth)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++; /* the escaped character cannot end the string */
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return false;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return true;
-}
-
-json_t *tg_json_object_parse(const char *text, size_t len)
-{
-    if (!tg_json_depth_within(text, len, TG_JSON_DEPTH_MAX))
-        return NULL;
-    json_error_t error;
-    json_t *value = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
-    if (value && !json_is_object(value)) {
-        json_decref(value);
-        return NULL;
-    }
-    return value;
-}
-
 /* A NumericDate as RFC 7519 defines it, restricted to integers in a range a
  * clock can mean: floats, strings and negatives are refused. Returns 0 when
  * absent, 1 when valid, -1 when present but invalid. */
-static int claim_time(json_t *claims, const char *name, long long *value)
+static int claim_time(const struct tg_json *claims, const char *name, long long *value)
 {
-    json_t *member = json_object_get(claims, name);
-    if (!member)
+    int member = tg_json_get(claims, 0, name);
+    if (member < 0)
         return 0;
-    if (!json_is_integer(member))
-        return -1;
-    json_int_t seconds = json_integer_value(member);
-    if (seconds < 0 || seconds > TG_TIME_MAX)
+    long long seconds;
+    if (!tg_json_integer(claims, member, &seconds) || seconds < 0 || seconds > TG_TIME_MAX)
         return -1;
     *value = seconds;
     return 1;
 }
 
-static bool audience_matches(json_t *aud, const char *expected)
+static bool audience_matches(const struct tg_json *claims, const char *expected)
 {
-    if (json_is_string(aud))
-        return strcmp(json_string_value(aud), expected) == 0;
-    if (!json_is_array(aud))
+    int aud = tg_json_get(claims, 0, "aud");
+    const char *single = tg_json_string(claims, aud);
+    if (single)
+        return strcmp(single, expected) == 0;
+    if (tg_json_type(claims, aud) != TG_JSON_ARRAY)
         return false;
-    size_t index;
-    json_t *item;
-    json_array_foreach(aud, index, item)
-        if (json_is_string(item) && strcmp(json_string_value(item), expected) == 0)
+    int item = tg_json_first(aud);
+    for (int i = 0; i < tg_json_size(claims, aud); i++, item = tg_json_next(claims, item)) {
+        const char *text = tg_json_string(claims, item);
+        if (text && strcmp(text, expected) == 0)
             return true;
+    }
     return false;
 }
 
-static enum tg_jwt_status claims_check(const struct tg_jwt_policy *policy, json_t *claims,
-                                       time_t now)
+static enum tg_jwt_status claims_check(const struct tg_jwt_policy *policy,
+                                       const struct tg_json *claims, time_t now)
 {
-    json_t *iss = json_object_get(claims, "iss");
-    if (!json_is_string(iss) || strcmp(json_string_value(iss), policy->issuer) != 0)
+    const char *iss = tg_json_string(claims, tg_json_get(claims, 0, "iss"));
+    if (!iss || strcmp(iss, policy->issuer) != 0)
         return TG_JWT_BAD_ISSUER;
 
     long long exp, nbf, iat;
@@ -116,16 +81,16 @@ static enum tg_jwt_status claims_check(const struct tg_jwt_policy *policy, json_
     if (has && iat > (long long)now + policy->leeway)
         return TG_JWT_ISSUED_IN_FUTURE;
 
-    if (policy->audience && policy->audience[0] &&
-        !audience_matches(json_object_get(claims, "aud"), policy->audience))
+    if (policy->audience && policy->audience[0] && !audience_matches(claims, policy->audience))
         return TG_JWT_BAD_AUDIENCE;
 
     /* PropelAuth names the user in user_id; other providers in sub. A
      * user_id of the wrong type is refused, not silently replaced by sub. */
-    json_t *user = json_object_get(claims, "user_id");
-    if (!user)
-        user = json_object_get(claims, "sub");
-    if (!json_is_string(user) || json_string_length(user) == 0)
+    int user = tg_json_get(claims, 0, "user_id");
+    if (user < 0)
+        user = tg_json_get(claims, 0, "sub");
+    const char *user_id = tg_json_string(claims, user);
+    if (!user_id || !user_id[0])
         return TG_JWT_NO_USER;
     return TG_JWT_VALID;
 }
@@ -169,36 +134,50 @@ static enum tg_jwt_status signature_check(const struct tg_keyset *keys, enum tg_
     return TG_JWT_BAD_SIGNATURE;
 }
 
-/* Reads alg and kid from the header. Returns TG_JWT_VALID or the refusal. */
-static enum tg_jwt_status header_check(const struct tg_jwt_policy *policy, json_t *header,
-                                       enum tg_alg *alg, const char **kid)
+/* Reads alg and kid from the parsed header. KID (TG_KID_MAX bytes) is
+ * emptied when the header has none. */
+static enum tg_jwt_status header_check(const struct tg_jwt_policy *policy,
+                                       const struct tg_json *header, enum tg_alg *alg,
+                                       char *kid, bool *has_kid)
 {
-    json_t *alg_value = json_object_get(header, "alg");
-    if (!json_is_string(alg_value))
+    if (tg_json_type(header, 0) != TG_JSON_OBJECT)
+        return TG_JWT_MALFORMED;
+    const char *name = tg_json_string(header, tg_json_get(header, 0, "alg"));
+    if (!name)
         return TG_JWT_MALFORMED;
     /* "none" has no entry in the algorithm table, so it can never pass. */
-    *alg = tg_alg_from_name(json_string_value(alg_value), json_string_length(alg_value));
+    *alg = tg_alg_from_name(name, strlen(name));
     if (*alg == TG_ALG_UNKNOWN || !(policy->algorithms & TG_ALG_BIT(*alg)))
         return TG_JWT_ALGORITHM_REFUSED;
     /* We understand no critical extension, so RFC 7515 4.1.11 says refuse. */
-    if (json_object_get(header, "crit"))
+    if (tg_json_get(header, 0, "crit") >= 0)
         return TG_JWT_MALFORMED;
-    json_t *kid_value = json_object_get(header, "kid");
-    *kid = NULL;
-    if (kid_value) {
-        if (!json_is_string(kid_value) || json_string_length(kid_value) >= TG_KID_MAX)
+    int kid_member = tg_json_get(header, 0, "kid");
+    *has_kid = kid_member >= 0;
+    if (*has_kid) {
+        const char *text = tg_json_string(header, kid_member);
+        if (!text || strlen(text) >= TG_KID_MAX)
             return TG_JWT_MALFORMED;
-        *kid = json_string_value(kid_value);
+        strcpy(kid, text);
     }
     /* jku, x5u, jwk and x5c are deliberately ignored: keys come from the
      * configuration only, never from the token that they would vouch for. */
     return TG_JWT_VALID;
 }
 
-enum tg_jwt_status tg_jwt_verify(const struct tg_jwt_policy *policy, const char *token,
-                                 size_t len, time_t now, json_t **claims)
+/* Decodes LEN base64url characters at PART into DOCUMENT and parses them. */
+static bool part_parse(struct tg_json *document, const char *part, size_t len)
 {
-    *claims = NULL;
+    if (len > TG_JSON_TEXT_MAX / 3 * 4)
+        return false;
+    ssize_t decoded = tg_base64url_decode(part, len, (unsigned char *)document->text);
+    return decoded > 0 && tg_json_parse(document, document->text, (size_t)decoded) == 0 &&
+           tg_json_type(document, 0) == TG_JSON_OBJECT;
+}
+
+static enum tg_jwt_status token_verify(const struct tg_jwt_policy *policy, const char *token,
+                                       size_t len, time_t now, struct tg_json *claims)
+{
     if (len > TG_TOKEN_MAX)
         return TG_JWT_TOO_LARGE;
 
@@ -214,46 +193,38 @@ enum tg_jwt_status tg_jwt_verify(const struct tg_jwt_policy *policy, const char 
     if (header_len == 0 || claims_len == 0 || signature_len == 0)
         return TG_JWT_MALFORMED;
 
-    /* Every decoded part fits in 3/4 of the token's bytes. */
-    unsigned char header_bytes[TG_BASE64URL_DECODED_SIZE(TG_TOKEN_MAX)];
-    unsigned char signature[TG_BASE64URL_DECODED_SIZE(TG_TOKEN_MAX)];
-    ssize_t decoded = tg_base64url_decode(token, header_len, header_bytes);
-    if (decoded <= 0)
+    /* The header is read in the claims' storage: it is done with before the
+     * claims are decoded. */
+    if (!part_parse(claims, token, header_len))
         return TG_JWT_MALFORMED;
-    json_t *header = tg_json_object_parse((const char *)header_bytes, (size_t)decoded);
-    if (!header)
-        return TG_JWT_MALFORMED;
-
     enum tg_alg alg = TG_ALG_UNKNOWN;
-    const char *kid = NULL;
-    enum tg_jwt_status status = header_check(policy, header, &alg, &kid);
-    ssize_t signature_decoded = -1;
-    if (status == TG_JWT_VALID) {
-        signature_decoded = tg_base64url_decode(second_dot + 1, signature_len, signature);
-        if (signature_decoded <= 0)
-            status = TG_JWT_MALFORMED;
-    }
-    if (status == TG_JWT_VALID)
-        status = signature_check(policy->keys, alg, kid, (const unsigned char *)token,
-                                 (size_t)(second_dot - token), signature,
-                                 (size_t)signature_decoded);
-    json_decref(header); /* kid points into it: used up by now */
+    char kid[TG_KID_MAX];
+    bool has_kid = false;
+    enum tg_jwt_status status = header_check(policy, claims, &alg, kid, &has_kid);
+    if (status != TG_JWT_VALID)
+        return status;
+
+    unsigned char signature[TG_BASE64URL_DECODED_SIZE(TG_TOKEN_MAX)];
+    ssize_t signature_decoded = tg_base64url_decode(second_dot + 1, signature_len, signature);
+    if (signature_decoded <= 0)
+        return TG_JWT_MALFORMED;
+    status = signature_check(policy->keys, alg, has_kid ? kid : NULL,
+                             (const unsigned char *)token, (size_t)(second_dot - token),
+                             signature, (size_t)signature_decoded);
     if (status != TG_JWT_VALID)
         return status;
 
     /* Only a token signed by one of our keys gets its claims parsed. */
-    unsigned char *claims_bytes = header_bytes; /* reuse: the header is done */
-    decoded = tg_base64url_decode(first_dot + 1, claims_len, claims_bytes);
-    if (decoded <= 0)
+    if (!part_parse(claims, first_dot + 1, claims_len))
         return TG_JWT_MALFORMED;
-    json_t *parsed = tg_json_object_parse((const char *)claims_bytes, (size_t)decoded);
-    if (!parsed)
-        return TG_JWT_MALFORMED;
-    status = claims_check(policy, parsed, now);
-    if (status != TG_JWT_VALID) {
-        json_decref(parsed);
-        return status;
-    }
-    *claims = parsed;
-    return TG_JWT_VALID;
+    return claims_check(policy, claims, now);
+}
+
+enum tg_jwt_status tg_jwt_verify(const struct tg_jwt_policy *policy, const char *token,
+                                 size_t len, time_t now, struct tg_json *claims)
+{
+    enum tg_jwt_status status = token_verify(policy, token, len, now, claims);
+    if (status != TG_JWT_VALID)
+        claims->count = 0; /* nothing of a refused token may be read */
+    return status;
 }

@@ -160,6 +160,48 @@ static char *file_read_small(const char *path, size_t *len, char *err, size_t er
     return buffer;
 }
 
+static void key_release(struct tg_key *key)
+{
+    for (int alg = 0; alg < TG_ALG_COUNT; alg++)
+        EVP_PKEY_CTX_free(key->prepared[alg]);
+    EVP_PKEY_free(key->pkey);
+    if (key->secret) {
+        OPENSSL_cleanse(key->secret, key->secret_len);
+        free(key->secret);
+    }
+    memset(key, 0, sizeof *key);
+}
+
+/* A verify context for ALG over a message digest. EdDSA signs the message
+ * itself, so it has none and goes through EVP_DigestVerify. */
+static EVP_PKEY_CTX *context_prepare(EVP_PKEY *pkey, enum tg_alg alg)
+{
+    EVP_PKEY_CTX *context = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    bool ok = context && EVP_PKEY_verify_init(context) == 1 &&
+              EVP_PKEY_CTX_set_signature_md(context, alg_digest(alg)) == 1;
+    if (ok && (TG_ALG_BIT(alg) & (RSA_ALGS | PSS_ALGS)))
+        ok = EVP_PKEY_CTX_set_rsa_padding(context, alg_is_pss(alg) ? RSA_PKCS1_PSS_PADDING
+                                                                   : RSA_PKCS1_PADDING) == 1;
+    if (ok && alg_is_pss(alg))
+        ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(context, RSA_PSS_SALTLEN_DIGEST) == 1;
+    if (!ok) {
+        EVP_PKEY_CTX_free(context);
+        return NULL;
+    }
+    return context;
+}
+
+static bool key_contexts_prepare(struct tg_key *key)
+{
+    for (int alg = TG_ALG_UNKNOWN + 1; alg < TG_ALG_COUNT; alg++) {
+        if (!(key->algs & TG_ALG_BIT(alg)) || alg == TG_ALG_EDDSA)
+            continue;
+        if (!(key->prepared[alg] = context_prepare(key->pkey, (enum tg_alg)alg)))
+            return false;
+    }
+    return true;
+}
+
 int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
                       const char *kid, char *err, size_t err_size)
 {
@@ -187,6 +229,11 @@ int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
     }
     key->pkey = pkey;
     key->algs = algs;
+    if (!key_contexts_prepare(key)) {
+        key_release(key);
+        snprintf(err, err_size, "cannot set up verification for this key");
+        return -1;
+    }
     set->count++;
     return 0;
 }
@@ -238,13 +285,8 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
 
 void tg_keyset_clear(struct tg_keyset *set)
 {
-    for (size_t i = 0; i < set->count; i++) {
-        EVP_PKEY_free(set->keys[i].pkey);
-        if (set->keys[i].secret) {
-            OPENSSL_cleanse(set->keys[i].secret, set->keys[i].secret_len);
-            free(set->keys[i].secret);
-        }
-    }
+    for (size_t i = 0; i < set->count; i++)
+        key_release(&set->keys[i]);
     memset(set, 0, sizeof *set);
 }
 
@@ -321,16 +363,24 @@ bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,
         signature_len = (size_t)der_len;
     }
 
-    EVP_MD_CTX *context = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pkey_context = NULL;
-    const EVP_MD *digest = alg == TG_ALG_EDDSA ? NULL : alg_digest(alg);
+    if (alg == TG_ALG_EDDSA) {
+        EVP_MD_CTX *context = EVP_MD_CTX_new();
+        bool ok = context && EVP_DigestVerifyInit(context, NULL, NULL, NULL, key->pkey) == 1 &&
+                  EVP_DigestVerify(context, signature, signature_len, input, input_len) == 1;
+        EVP_MD_CTX_free(context);
+        return ok;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (!key->prepared[alg] ||
+        EVP_Digest(input, input_len, digest, &digest_len, alg_digest(alg), NULL) != 1)
+        return false;
+    /* The prepared context is shared by all threads: each call works on
+     * its own copy. */
+    EVP_PKEY_CTX *context = EVP_PKEY_CTX_dup(key->prepared[alg]);
     bool ok = context &&
-              EVP_DigestVerifyInit(context, &pkey_context, digest, NULL, key->pkey) == 1;
-    if (ok && alg_is_pss(alg))
-        ok = EVP_PKEY_CTX_set_rsa_padding(pkey_context, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_context, RSA_PSS_SALTLEN_DIGEST) == 1;
-    ok = ok && EVP_DigestVerify(context, signature, signature_len, input, input_len) == 1;
-    EVP_MD_CTX_free(context);
+              EVP_PKEY_verify(context, signature, signature_len, digest, digest_len) == 1;
+    EVP_PKEY_CTX_free(context);
     return ok;
 }
 

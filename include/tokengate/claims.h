@@ -1,7 +1,7 @@
 /* claims.h - the user and organisation facts in verified PropelAuth claims.
  *
- * Pure functions over the claims object that tg_jwt_verify() returned; the
- * structs borrow strings from it, so they live as long as that object.
+ * Pure functions over the claims that tg_jwt_verify() read; the structs
+ * borrow strings from that document, so they live as long as it does.
  * Semantics follow PropelAuth's own libraries (see spec/propelauth.md).
  */
 #ifndef TOKENGATE_CLAIMS_H
@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <jansson.h>
+#include "tokengate/json.h"
 
 #define TG_ORGS_MAX 1000   /* tokens listing more organisations are refused */
 #define TG_ROLES_MAX 64    /* roles in a [roles] hierarchy */
@@ -26,16 +26,18 @@ struct tg_identity {
     const char *email, *first_name, *last_name, *username;
     const char *legacy_user_id, *impersonator_user_id;
     const char *login_method;      /* login_method.login_method */
-    json_t *org_map;               /* org_id_to_org_member_info, or NULL */
-    json_t *active_org;            /* org_member_info, or NULL */
+    const struct tg_json *claims;
+    int org_map;                   /* org_id_to_org_member_info, or -1 */
+    int active_org;                /* org_member_info, or -1 */
 };
 
 struct tg_membership {
     const char *org_id, *org_name, *url_safe_org_name;
     const char *user_role;
-    json_t *inherited_roles;       /* array of strings, or NULL */
-    json_t *additional_roles;      /* array of strings, or NULL */
-    json_t *permissions;           /* array of strings, or NULL */
+    const struct tg_json *claims;
+    int inherited_roles;           /* array of strings, or -1 */
+    int additional_roles;          /* array of strings, or -1 */
+    int permissions;               /* array of strings, or -1 */
     bool multi_role;
 };
 
@@ -48,7 +50,8 @@ bool tg_text_is_single_line(const char *text);
 /* Reads the identity from CLAIMS. Returns 0, or -1 when the claims are unfit
  * to pass on (a control character in a value, more than TG_ORGS_MAX orgs,
  * malformed organisation claims); WHY then says which. */
-int tg_identity_read(json_t *claims, struct tg_identity *identity, const char **why);
+int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
+                     const char **why);
 
 /* Finds the membership in ORG_ID, or with ORG_ID NULL the active org of an
  * active-org token (org_member_info). TG_ORG_INVALID means the membership

@@ -19,7 +19,7 @@
 #include "tokengate/request.h"
 
 #define TG_VARIABLES_MAX 20
-#define TG_DECISION_TEXT_MAX (TG_TOKEN_MAX + 8192)
+#define TG_DECISION_TEXT_MAX 16384
 #define TG_RETRY_AFTER_SECONDS 30
 
 struct tg_variable {
@@ -41,6 +41,7 @@ struct tg_decision {
     size_t variable_count;
     char text[TG_DECISION_TEXT_MAX]; /* storage for the variables */
     size_t text_used;
+    struct tg_json claims;      /* the verified token's claims */
 };
 
 /* Decides REQUEST. KEYS may be empty (no key could be loaded: 503). */

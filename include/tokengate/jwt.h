@@ -10,12 +10,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-#include <jansson.h>
 
+#include "tokengate/json.h"
 #include "tokengate/keys.h"
 
 #define TG_TOKEN_MAX (16 * 1024)   /* longer tokens are refused unread */
-#define TG_JSON_DEPTH_MAX 32       /* deeper JSON is refused before parsing */
 #define TG_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z: larger times are nonsense */
 
 /* What a token must satisfy; every pointer is borrowed. */
@@ -47,17 +46,9 @@ enum tg_jwt_status {
  * expired". Never contains token material. */
 const char *tg_jwt_status_describe(enum tg_jwt_status status);
 
-/* Verifies TOKEN (LEN bytes) at time NOW. On TG_JWT_VALID, *CLAIMS holds the
- * claims object (the caller owns a reference); otherwise it is NULL. */
+/* Verifies TOKEN (LEN bytes) at time NOW. CLAIMS is the caller's storage;
+ * on TG_JWT_VALID it holds the claims, an object at index 0. */
 enum tg_jwt_status tg_jwt_verify(const struct tg_jwt_policy *policy, const char *token,
-                                 size_t len, time_t now, json_t **claims);
-
-/* True when LEN bytes of JSON TEXT nest objects and arrays no deeper than
- * MAX_DEPTH. A plain scan: no recursion, no allocation. */
-bool tg_json_depth_within(const char *text, size_t len, int max_depth);
-
-/* Parses a JSON object with the limits every token part gets: depth, no
- * duplicate member names. NULL when any fails. */
-json_t *tg_json_object_parse(const char *text, size_t len);
+                                 size_t len, time_t now, struct tg_json *claims);
 
 #endif
