@@ -195,11 +195,11 @@ static bool words_each(const char *value, bool (*add)(struct parser *, const cha
 
 enum tokengate_key {
     KEY_LISTEN, KEY_THREADS, KEY_DEFAULT, KEY_REALM, KEY_VARIABLE_PREFIX, KEY_LOG_LEVEL,
-    KEY_CACHE_SIZE, KEY_STATE_DIR
+    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER
 };
 static const char *const tokengate_keys[] = {
     "listen", "threads", "default", "realm", "variable_prefix", "log_level", "cache_size",
-    "state_dir", NULL
+    "state_dir", "socket_mode", "socket_owner", NULL
 };
 
 static bool listen_valid(const char *value)
@@ -222,6 +222,25 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
                     value);
         else
             string_set(parser, &config->listen, value);
+        config->listen_line = parser->line;
+        break;
+    case KEY_SOCKET_MODE: {
+        char *end;
+        errno = 0;
+        number = strtol(value, &end, 8);
+        if (!value[0] || *end || errno || number < 0 || number > 0777)
+            problem(parser, "socket_mode: expected octal permissions such as 0660, got '%s'",
+                    value);
+        else
+            config->socket_mode = number;
+        break;
+    }
+    case KEY_SOCKET_OWNER:
+        if (!value[0] || strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_.-:") != strlen(value))
+            problem(parser, "socket_owner: expected user or user:group, got '%s'", value);
+        else
+            string_set(parser, &config->socket_owner, value);
         break;
     case KEY_THREADS:
         if (!parse_long(value, 1, 256, &number))
@@ -857,6 +876,7 @@ static void whole_file_check(struct parser *parser)
 static void config_defaults(struct tg_config *config)
 {
     config->threads = 4;
+    config->socket_mode = 0660;
     config->default_policy = TG_DEFAULT_DENY;
     config->log_level = TG_LOG_INFO;
     config->cache_size = 100000;
@@ -920,6 +940,7 @@ void tg_config_free(struct tg_config *config)
         return;
     free(config->file);
     free(config->listen);
+    free(config->socket_owner);
     free(config->realm);
     free(config->variable_prefix);
     free(config->state_dir);

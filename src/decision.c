@@ -6,7 +6,8 @@
  */
 #include "tokengate/decision.h"
 
-#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tokengate/claims.h"
@@ -288,6 +289,7 @@ void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
     /* Field by field: the text storage is large and needs no clearing. */
     decision->status = 0;
     decision->rule = NULL;
+    decision->matched_rule = NULL;
     decision->error = decision->description = decision->reason = NULL;
     decision->credential_present = false;
     decision->retry_after = 0;
@@ -314,6 +316,7 @@ void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
     enum tg_require require;
     if (rule) {
         decision->rule = rule->name;
+        decision->matched_rule = rule;
         require = rule->require;
     } else {
         decision->rule = "(default)";
@@ -364,4 +367,70 @@ const char *tg_decision_variable(const struct tg_decision *decision, const char 
         if (strcmp(decision->variables[i].name, name) == 0)
             return decision->variables[i].value;
     return NULL;
+}
+
+static const char *require_name(enum tg_require require)
+{
+    switch (require) {
+    case TG_REQUIRE_USER: return "user";
+    case TG_REQUIRE_OPTIONAL: return "optional";
+    case TG_REQUIRE_OPEN: return "open";
+    case TG_REQUIRE_DENY: return "deny";
+    }
+    return "?";
+}
+
+/* snprintf at OUT + *USED, keeping *USED within SIZE - 1 on truncation. */
+static void text_append(char *out, size_t size, size_t *used, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+static void text_append(char *out, size_t size, size_t *used, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int written = vsnprintf(out + *used, size - *used, format, args);
+    va_end(args);
+    if (written > 0)
+        *used += (size_t)written < size - *used ? (size_t)written : size - *used - 1;
+}
+
+size_t tg_decision_log_format(const struct tg_decision *decision, const char *method,
+                              long microseconds, bool detail, char *out, size_t size)
+{
+    /* The method comes from the client through the server: keep only what
+     * a method can be, so a log line cannot be forged through it. */
+    char safe_method[16];
+    size_t method_len = 0;
+    for (const char *p = method ? method : ""; *p && method_len < sizeof safe_method - 1; p++)
+        safe_method[method_len++] = (*p >= 'A' && *p <= 'Z') ? *p : '?';
+    safe_method[method_len] = '\0';
+
+    size_t used = 0;
+    out[0] = '\0';
+    text_append(out, size, &used, "%s %s rule=%s status=%d", method_len ? safe_method : "-",
+                decision->path[0] ? decision->path : "-", decision->rule ? decision->rule : "-",
+                decision->status);
+    if (decision->status == 200)
+        text_append(out, size, &used, " user=%s", decision->user_id ? decision->user_id : "-");
+    else
+        text_append(out, size, &used, " reason=\"%s\"", decision->reason ? decision->reason : "-");
+    text_append(out, size, &used, " us=%ld", microseconds);
+    if (!detail)
+        return used;
+    const struct tg_rule *rule = decision->matched_rule;
+    if (!rule) {
+        text_append(out, size, &used, " matched=\"no rule: default policy\"");
+        return used;
+    }
+    text_append(out, size, &used, " matched=\"path %s, %s methods, require %s", rule->path,
+                rule->method_count ? "listed" : "any", require_name(rule->require));
+    if (rule->org_value)
+        text_append(out, size, &used, ", org %s", rule->org_value);
+    if (rule->role)
+        text_append(out, size, &used, ", role %s", rule->role);
+    if (rule->min_role)
+        text_append(out, size, &used, ", min_role %s", rule->min_role);
+    if (rule->permission_count)
+        text_append(out, size, &used, ", %zu permissions", rule->permission_count);
+    text_append(out, size, &used, "\"");
+    return used;
 }

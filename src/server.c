@@ -1,11 +1,327 @@
-/* server.c - the FastCGI server (placeholder until the server work lands). */
+/* server.c - the FastCGI server: workers, signals, reload.
+ *
+ * The main thread owns the signals: SIGTERM, SIGINT and SIGHUP are blocked
+ * in every thread and taken with sigwait(), because libfcgi's own handling
+ * cannot wake workers blocked in accept. Workers decide requests with the
+ * configuration and keys of the current state; SIGHUP builds a whole new
+ * state beside it and swaps it in under a write lock, so a request never
+ * sees half of a reload, and a broken new configuration leaves the old one
+ * serving.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fastcgi.h>
+#include <fcgiapp.h>
+
+#include "tokengate/config.h"
+#include "tokengate/decision.h"
+#include "tokengate/listen.h"
+#include "tokengate/log.h"
+#include "tokengate/request.h"
+#include "tokengate/response.h"
+
+#define SHUTDOWN_GRACE_SECONDS 10
 
 int tg_serve(const char *config_path);
 
+/* What requests are decided with; replaced whole on reload. */
+struct state {
+    struct tg_config *config;
+    struct tg_keyset keys;
+};
+
+/* Per worker thread, allocated once: the decision and response buffers are
+ * large, and reusing them keeps allocation off the request path. */
+struct worker {
+    pthread_t thread;
+    bool started;
+    atomic_bool finished;
+    int listen_fd;
+    FCGX_Request fcgi;
+    struct tg_request request;
+    struct tg_decision decision;
+    char response[TG_RESPONSE_MAX];
+    char log_line[1024];
+};
+
+static struct state *current_state;
+static pthread_rwlock_t state_lock;
+static atomic_bool stopping;
+
+static void state_free(struct state *state)
+{
+    if (!state)
+        return;
+    tg_config_free(state->config);
+    tg_keyset_clear(&state->keys);
+    free(state);
+}
+
+/* Loads configuration and keys; logs every problem. NULL when any. */
+static struct state *state_load(const char *path)
+{
+    struct state *state = calloc(1, sizeof *state);
+    struct tg_problems problems = {0};
+    if (!state)
+        return NULL;
+    state->config = tg_config_load(path, &problems);
+    if (state->config)
+        tg_config_keys_load(state->config, &state->keys, &problems);
+    for (size_t i = 0; i < problems.count; i++)
+        tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
+    bool ok = state->config && problems.count == 0 && problems.dropped == 0;
+    tg_problems_clear(&problems);
+    if (!ok) {
+        state_free(state);
+        return NULL;
+    }
+    return state;
+}
+
+static long microseconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+/* Fills DECISION with a refusal made before any rule is consulted. */
+static void decision_refuse(struct tg_decision *decision, int status, const char *description)
+{
+    memset(decision, 0, offsetof(struct tg_decision, text));
+    decision->status = status;
+    decision->error = "invalid_request";
+    decision->description = description;
+    decision->reason = description;
+}
+
+static void request_handle(struct worker *worker)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    FCGX_Request *fcgi = &worker->fcgi;
+    struct tg_decision *decision = &worker->decision;
+
+    /* The request's stdin is never read: Apache and mod_fcgid send none,
+     * and a read would block for ever. */
+    pthread_rwlock_rdlock(&state_lock);
+    const struct state *state = current_state;
+    tg_request_init(&worker->request, (const char *const *)fcgi->envp, time(NULL));
+    if (fcgi->role == FCGI_AUTHORIZER || fcgi->role == FCGI_RESPONDER)
+        tg_decide(state->config, &state->keys, &worker->request, decision);
+    else
+        decision_refuse(decision, 400, "unsupported FastCGI role");
+    size_t len = tg_response_format(decision, state->config->realm, worker->response,
+                                    sizeof worker->response);
+    pthread_rwlock_unlock(&state_lock);
+
+    if (len == 0) {
+        /* Cannot happen with TG_RESPONSE_MAX; fail closed all the same. */
+        decision_refuse(decision, 400, "response too large");
+        len = tg_response_format(decision, "tokengate", worker->response,
+                                 sizeof worker->response);
+    }
+    FCGX_PutStr(worker->response, (int)len, fcgi->out);
+
+    if (tg_log_enabled(TG_LOG_INFO)) {
+        tg_decision_log_format(decision, worker->request.method, microseconds_since(&start),
+                               tg_log_enabled(TG_LOG_DEBUG), worker->log_line,
+                               sizeof worker->log_line);
+        tg_log(TG_LOG_INFO, "%s", worker->log_line);
+    }
+}
+
+static void *worker_run(void *argument)
+{
+    struct worker *worker = argument;
+    FCGX_InitRequest(&worker->fcgi, worker->listen_fd, 0);
+    while (!atomic_load(&stopping)) {
+        if (FCGX_Accept_r(&worker->fcgi) < 0)
+            break;
+        request_handle(worker);
+        FCGX_Finish_r(&worker->fcgi);
+    }
+    FCGX_Free(&worker->fcgi, 1);
+    atomic_store(&worker->finished, true);
+    return NULL;
+}
+
+/* Interrupts a worker blocked in accept or read: the handler does nothing,
+ * but without SA_RESTART the system call returns EINTR, and libfcgi gives
+ * up once FCGX_ShutdownPending() has been called. */
+static void wake_handler(int signal_number) { (void)signal_number; }
+
+static void reload(const char *config_path, int threads)
+{
+    struct state *fresh = state_load(config_path);
+    if (!fresh) {
+        tg_log(TG_LOG_ERROR, "reload failed: the previous configuration keeps serving");
+        return;
+    }
+    if (fresh->config->threads != threads)
+        tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
+               fresh->config->threads);
+    pthread_rwlock_wrlock(&state_lock);
+    struct state *old = current_state;
+    current_state = fresh;
+    pthread_rwlock_unlock(&state_lock);
+    state_free(old);
+    tg_log_set_level((enum tg_log_level)fresh->config->log_level);
+    tg_log(TG_LOG_INFO, "configuration reloaded: %zu rules, %zu keys",
+           fresh->config->rule_count, fresh->keys.count);
+}
+
+static void workers_stop(struct worker **workers, int count, int listen_fd, bool own_socket)
+{
+    atomic_store(&stopping, true);
+    FCGX_ShutdownPending();
+    /* Shutting down a socket we opened wakes every accept at once; an
+     * inherited one may be shared with sibling processes, so it is left
+     * alone and the workers are woken by signal instead. */
+    if (own_socket)
+        shutdown(listen_fd, SHUT_RDWR);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += SHUTDOWN_GRACE_SECONDS;
+    for (;;) {
+        int running = 0;
+        for (int i = 0; i < count; i++)
+            if (workers[i]->started && !atomic_load(&workers[i]->finished)) {
+                running++;
+                pthread_kill(workers[i]->thread, SIGUSR1);
+            }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (running == 0 || now.tv_sec > deadline.tv_sec) {
+            if (running)
+                tg_log(TG_LOG_WARN, "%d workers still busy after %d s; exiting anyway", running,
+                       SHUTDOWN_GRACE_SECONDS);
+            break;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    }
+    for (int i = 0; i < count; i++)
+        if (workers[i]->started && atomic_load(&workers[i]->finished))
+            pthread_join(workers[i]->thread, NULL);
+}
+
 int tg_serve(const char *config_path)
 {
-    (void)config_path;
-    fputs("tokengate: serving FastCGI is not built yet; use -t, check or mint\n", stderr);
-    return 2;
+    current_state = state_load(config_path);
+    if (!current_state) {
+        tg_log(TG_LOG_ERROR, "not starting: fix %s (tokengate -t lists every problem)",
+               config_path);
+        return 1;
+    }
+    const struct tg_config *config = current_state->config;
+    tg_log_set_level((enum tg_log_level)config->log_level);
+
+    int listen_fd = 0;
+    bool own_socket = config->listen != NULL;
+    /* Kept for the end: a reload may change listen, not the open socket. */
+    char socket_path[256] = "";
+    if (own_socket && config->listen[0] == '/')
+        snprintf(socket_path, sizeof socket_path, "%s", config->listen);
+    char err[512];
+    if (FCGX_Init() != 0) {
+        tg_log(TG_LOG_ERROR, "libfcgi failed to initialise");
+        return 1;
+    }
+    if (own_socket) {
+        listen_fd = tg_listen_open(config->listen, config->socket_mode, config->socket_owner,
+                                   err, sizeof err);
+        if (listen_fd < 0) {
+            tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, config->listen_line, err);
+            return 1;
+        }
+        if (!tg_listen_is_local(config->listen))
+            tg_log(TG_LOG_WARN, "listening on %s, which is not loopback: libfcgi can be "
+                                "crashed by one crafted record from anyone who can connect; "
+                                "firewall it so that only the web server can",
+                   config->listen);
+    } else if (!tg_listen_is_socket(0)) {
+        tg_log(TG_LOG_ERROR, "no listen in %s and file descriptor 0 is not a socket: set "
+                             "listen = 127.0.0.1:PORT or start tokengate from the web server",
+               config_path);
+        return 1;
+    }
+
+    /* Signals: TERM, INT and HUP go to sigwait() below; USR1 only wakes. */
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction wake = {.sa_handler = wake_handler};
+    sigemptyset(&wake.sa_mask);
+    sigaction(SIGUSR1, &wake, NULL);
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &handled, NULL);
+
+    pthread_rwlockattr_t attributes;
+    pthread_rwlockattr_init(&attributes);
+    /* A steady stream of readers must not starve a reload. */
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&state_lock, &attributes);
+
+    int threads = config->threads;
+    struct worker **workers = calloc((size_t)threads, sizeof *workers);
+    int status = 0;
+    for (int i = 0; workers && i < threads; i++) {
+        workers[i] = calloc(1, sizeof **workers);
+        if (!workers[i]) {
+            status = 1;
+            break;
+        }
+        workers[i]->listen_fd = listen_fd;
+        if (pthread_create(&workers[i]->thread, NULL, worker_run, workers[i]) != 0) {
+            tg_log(TG_LOG_ERROR, "cannot start worker thread %d", i);
+            status = 1;
+            break;
+        }
+        workers[i]->started = true;
+    }
+    if (!workers)
+        status = 1;
+    tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys",
+           PACKAGE_VERSION, config->listen ? config->listen : "inherited socket", threads,
+           config->rule_count, current_state->keys.count);
+
+    while (status == 0) {
+        int received = 0;
+        if (sigwait(&handled, &received) != 0)
+            continue;
+        if (received == SIGHUP) {
+            reload(config_path, threads);
+            continue;
+        }
+        tg_log(TG_LOG_INFO, "%s: finishing requests in flight",
+               received == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    if (workers)
+        workers_stop(workers, threads, listen_fd, own_socket);
+    if (own_socket) {
+        close(listen_fd);
+        if (socket_path[0])
+            unlink(socket_path);
+    }
+    for (int i = 0; workers && i < threads; i++)
+        if (workers[i] && (!workers[i]->started || atomic_load(&workers[i]->finished)))
+            free(workers[i]);
+    free(workers);
+    state_free(current_state);
+    current_state = NULL;
+    tg_log(TG_LOG_INFO, "stopped");
+    return status;
 }

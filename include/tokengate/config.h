@@ -33,6 +33,9 @@ struct tg_config {
 
     /* [tokengate] */
     char *listen;                   /* NULL: the socket inherited on fd 0 */
+    int listen_line;
+    long socket_mode;               /* unix socket permissions, default 0660 */
+    char *socket_owner;             /* unix socket "user[:group]", or NULL */
     int threads;
     enum tg_default_policy default_policy;
     char *realm;

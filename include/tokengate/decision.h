@@ -30,6 +30,7 @@ struct tg_variable {
 struct tg_decision {
     int status;                 /* 200, 400, 401, 403 or 503 */
     const char *rule;           /* governing rule's name, "(default)", or NULL */
+    const struct tg_rule *matched_rule; /* NULL for the default policy */
     const char *error;          /* OAuth error code of a refusal; NULL on 200 */
     const char *description;    /* error_description of a refusal */
     const char *reason;         /* a phrase for the log: why refused, how allowed */
@@ -47,6 +48,13 @@ struct tg_decision {
 /* Decides REQUEST. KEYS may be empty (no key could be loaded: 503). */
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
                const struct tg_request *request, struct tg_decision *decision);
+
+/* One decision log line (without time and level): method, normalised path,
+ * rule, status, user id or refusal reason, microseconds; with DETAIL, the
+ * matched rule's pattern and requirements too. Never holds a credential.
+ * Returns the length. */
+size_t tg_decision_log_format(const struct tg_decision *decision, const char *method,
+                              long microseconds, bool detail, char *out, size_t size);
 
 /* The variable NAME of an allowed decision, or NULL. */
 const char *tg_decision_variable(const struct tg_decision *decision, const char *name);

@@ -1,0 +1,29 @@
+/* listen.h - the FastCGI listening socket.
+ *
+ * We bind the socket ourselves instead of calling FCGX_OpenSocket(), which
+ * exit()s the process when bind fails and leaves a unix socket's mode to the
+ * umask. Debian's libfcgi can be crashed by one crafted record (see
+ * spec/servers.md, rule 9), so anything but loopback or a unix socket is
+ * warned about loudly.
+ */
+#ifndef TOKENGATE_LISTEN_H
+#define TOKENGATE_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Opens ADDRESS ("host:port" or an absolute unix socket path). A unix
+ * socket gets MODE and, when OWNER ("user[:group]") is given, that owner.
+ * Returns the listening fd, or -1 with a message in ERR. */
+int tg_listen_open(const char *address, long mode, const char *owner, char *err,
+                   size_t err_size);
+
+/* True when FD is a listening stream socket (what a web server or systemd
+ * hands over on fd 0). */
+bool tg_listen_is_socket(int fd);
+
+/* True when ADDRESS can only be reached from this machine: a unix socket or
+ * a loopback address. */
+bool tg_listen_is_local(const char *address);
+
+#endif

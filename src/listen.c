@@ -1,0 +1,151 @@
+/* listen.c - the FastCGI listening socket. */
+#include "tokengate/listen.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 128
+
+bool tg_listen_is_socket(int fd)
+{
+    struct stat info;
+    int type = 0;
+    socklen_t len = sizeof type;
+    return fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode) &&
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+bool tg_listen_is_local(const char *address)
+{
+    if (address[0] == '/')
+        return true;
+    return strncmp(address, "127.", 4) == 0 || strncmp(address, "localhost:", 10) == 0 ||
+           strncmp(address, "[::1]:", 6) == 0;
+}
+
+static bool owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err, size_t err_size)
+{
+    char user[128];
+    const char *colon = strchr(owner, ':');
+    size_t user_len = colon ? (size_t)(colon - owner) : strlen(owner);
+    if (user_len >= sizeof user) {
+        snprintf(err, err_size, "socket_owner: name too long");
+        return false;
+    }
+    memcpy(user, owner, user_len);
+    user[user_len] = '\0';
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    if (user_len) {
+        struct passwd *entry = getpwnam(user);
+        if (!entry) {
+            snprintf(err, err_size, "socket_owner: no user '%s'", user);
+            return false;
+        }
+        *uid = entry->pw_uid;
+        *gid = entry->pw_gid;
+    }
+    if (colon && colon[1]) {
+        struct group *entry = getgrnam(colon + 1);
+        if (!entry) {
+            snprintf(err, err_size, "socket_owner: no group '%s'", colon + 1);
+            return false;
+        }
+        *gid = entry->gr_gid;
+    }
+    return true;
+}
+
+static int unix_socket_open(const char *path, long mode, const char *owner, char *err,
+                            size_t err_size)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof address.sun_path) {
+        snprintf(err, err_size, "unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(address.sun_path, path);
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (owner && !owner_resolve(owner, &uid, &gid, err, err_size))
+        return -1;
+    /* Remove a stale socket from an earlier run, but never another file. */
+    struct stat info;
+    if (lstat(path, &info) == 0) {
+        if (!S_ISSOCK(info.st_mode)) {
+            snprintf(err, err_size, "%s exists and is not a socket", path);
+            return -1;
+        }
+        unlink(path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, err_size, "socket: %s", strerror(errno));
+        return -1;
+    }
+    /* Bind under a umask that lets nobody in, then open up to MODE: there
+     * is no moment when the socket is wider open than configured. */
+    mode_t saved = umask(0777);
+    int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
+    umask(saved);
+    if (bound != 0 || chmod(path, (mode_t)mode) != 0 ||
+        (owner && chown(path, uid, gid) != 0) || listen(fd, LISTEN_BACKLOG) != 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int tcp_socket_open(const char *address, char *err, size_t err_size)
+{
+    char host[256];
+    const char *colon = strrchr(address, ':');
+    size_t host_len = (size_t)(colon - address);
+    if (!colon || host_len == 0 || host_len >= sizeof host) {
+        snprintf(err, err_size, "listen: expected host:port, got %s", address);
+        return -1;
+    }
+    memcpy(host, address, host_len);
+    host[host_len] = '\0';
+    if (host[0] == '[' && host[host_len - 1] == ']') {
+        memmove(host, host + 1, host_len - 2);
+        host[host_len - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, colon + 1, &hints, &found);
+    if (rc != 0) {
+        snprintf(err, err_size, "listen %s: %s", address, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int yes = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0 ||
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", address, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(found);
+    return fd;
+}
+
+int tg_listen_open(const char *address, long mode, const char *owner, char *err,
+                   size_t err_size)
+{
+    if (address[0] == '/')
+        return unix_socket_open(address, mode, owner, err, err_size);
+    return tcp_socket_open(address, err, err_size);
+}
