@@ -74,5 +74,29 @@ for variant in plain sanitize; do
         failed=$((failed + cases_failed))
     done
 done
+# Integration: the plain build behind real lighttpd, Apache and nginx.
+echo "=== integration tests (real web servers)"
+if [ -x "$builds/plain/tokengate" ]; then
+    TOKENGATE="$builds/plain/tokengate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        "$top/tests/integration" >"$builds/integration.out" 2>&1
+    summary=$(tail -n 1 "$builds/integration.out")
+    echo "integration: $summary"
+    it_passed=$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p; s/^\([0-9][0-9]*\) passed.*/\1/p' | head -n 1)
+    it_failed=$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p; s/^\([0-9][0-9]*\) failed.*/\1/p' | head -n 1)
+    it_errors=$(echo "$summary" | sed -n 's/.* \([0-9][0-9]*\) errors\{0,1\}.*/\1/p; s/^\([0-9][0-9]*\) errors\{0,1\}.*/\1/p' | head -n 1)
+    it_failed=$(( ${it_failed:-0} + ${it_errors:-0} ))
+    if [ -z "$it_passed" ] && [ "$it_failed" -eq 0 ]; then
+        it_failed=1 # no summary at all: pytest itself failed
+    fi
+    if [ "$it_failed" -gt 0 ]; then
+        grep -E "^(FAILED|ERROR)|Error|^E " "$builds/integration.out" | head -n 80
+    fi
+    passed=$((passed + ${it_passed:-0}))
+    failed=$((failed + it_failed))
+else
+    echo "integration: skipped because the plain build failed"
+    failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,204 @@
+"""tokengate's FastCGI server spoken to directly: what no web server sends,
+signals, sockets and the decision log."""
+import concurrent.futures
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+import fcgi_client
+import harness
+
+
+def params(path, token=None, method="GET", **extra):
+    result = {"REQUEST_METHOD": method, "REQUEST_URI": path, "QUERY_STRING": "",
+              "REMOTE_ADDR": "127.0.0.1"}
+    if token:
+        result["HTTP_AUTHORIZATION"] = "Bearer " + token
+    result.update(extra)
+    return result
+
+
+@pytest.fixture
+def tokengate(world, workdir):
+    """tokengate on a fresh unix socket; yields (address, process, config)."""
+    address = os.path.join(workdir, "tg.sock")
+    config = world.config("fcgi-%s.conf" % os.path.basename(workdir), listen=address,
+                          extra="log_level = debug\nthreads = 4\n")
+    process = harness.Process([harness.TOKENGATE, "-c", config],
+                              os.path.join(workdir, "tokengate.log"))
+    harness.wait_for(lambda: os.path.exists(address), "tokengate socket")
+    yield address, process, config
+    process.stop()
+
+
+@pytest.mark.parametrize("path, who, status", [
+    ("/app/x", "owner", 200), ("/app/x", None, 401), ("/app/x", "expired", 401),
+    ("/orgs/o-2/admin/x", "owner", 403), ("/open/x", None, 200), ("/nowhere", "owner", 403),
+    ("/app/%00", "owner", 400),
+])
+def test_authorizer_and_responder_roles_decide_alike(tokengate, world, path, who, status):
+    address = tokengate[0]
+    token = getattr(world, who) if who else None
+    answers = [fcgi_client.request(address, params(path, token), role=role)
+               for role in (fcgi_client.AUTHORIZER, fcgi_client.RESPONDER)]
+    assert answers[0][0] == status
+    assert answers[0][3] == answers[1][3]
+
+
+@pytest.mark.parametrize("missing", ["REQUEST_URI", "REQUEST_METHOD", "both"])
+def test_missing_request_parameters_are_400(tokengate, world, missing):
+    request = params("/open/x", world.owner)
+    for name in ("REQUEST_URI", "REQUEST_METHOD") if missing == "both" else (missing,):
+        del request[name]
+    status, headers, body, _ = fcgi_client.request(tokengate[0], request)
+    assert status == 400
+    assert headers["Content-Type"] == "application/json"
+    assert "invalid_request" in body
+
+
+def test_status_is_the_first_line_and_200_carries_only_variables(tokengate, world):
+    _, _, _, raw = fcgi_client.request(tokengate[0], params("/orgs/o-1/admin/x", world.owner))
+    lines = raw.split("\n")
+    assert lines[0] == "Status: 200"
+    headers = [line for line in lines[1:] if line]
+    assert headers and all(line.startswith("Variable-") for line in headers), raw
+    for line in headers:
+        name = line.split(":")[0][len("Variable-"):]
+        assert name == name.upper() and all(c.isalnum() or c == "_" for c in name)
+
+
+def test_kept_alive_connection_serves_several_requests(tokengate, world):
+    sock = fcgi_client.connect(tokengate[0])
+    try:
+        for request_id, (path, token, status) in enumerate(
+                [("/app/a", world.owner, 200), ("/app/b", None, 401),
+                 ("/app/c", world.member, 200)], start=1):
+            answer = fcgi_client.request(None, params(path, token), sock=sock,
+                                         request_id=request_id)
+            assert answer[0] == status
+    finally:
+        sock.close()
+
+
+def test_concurrent_requests(tokengate, world):
+    cases = [("/app/x", world.owner, 200), ("/app/x", None, 401),
+             ("/orgs/o-1/owner/x", world.member, 403)] * 40
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(
+            lambda case: fcgi_client.request(tokengate[0], params(case[0], case[1]))[0], cases))
+    assert results == [case[2] for case in cases]
+
+
+def test_decision_log_lines_hold_no_credentials(tokengate, world):
+    address, process, _ = tokengate
+    fcgi_client.request(address, params("/orgs/o-1/admin/x", world.owner))
+    fcgi_client.request(address, params("/app/x", world.expired))
+    time.sleep(0.1)
+    log = process.output()
+    allowed = [l for l in log.splitlines() if "GET /orgs/o-1/admin/x" in l]
+    assert allowed and "rule=admin status=200 user=owner-1 us=" in allowed[0], log
+    assert 'matched="path /orgs/{org_id}/admin/**' in allowed[0]  # debug level
+    refused = [l for l in log.splitlines() if "GET /app/x" in l]
+    assert refused and 'status=401 reason="the token has expired"' in refused[0], log
+    for token in (world.owner, world.expired):
+        for part in token.split("."):
+            assert part not in log
+
+
+def test_unix_socket_mode_follows_the_configuration(world, workdir):
+    address = os.path.join(workdir, "mode.sock")
+    config = world.config("mode.conf", listen=address)
+    with open(config) as f:
+        text = f.read().replace("socket_mode = 0666", "socket_mode = 0600")
+    with open(config, "w") as f:
+        f.write(text)
+    process = harness.Process([harness.TOKENGATE, "-c", config], os.path.join(workdir, "log"))
+    try:
+        harness.wait_for(lambda: os.path.exists(address), "socket")
+        assert stat.S_IMODE(os.stat(address).st_mode) == 0o600
+    finally:
+        assert process.stop() == 0
+    assert not os.path.exists(address), "the socket is removed at exit"
+
+
+def test_sighup_reloads_and_a_broken_reload_keeps_the_old_configuration(tokengate, world):
+    address, process, config = tokengate
+    assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 200
+    with open(config) as f:
+        original = f.read()
+    with open(config, "w") as f:
+        f.write(original.replace("[rule app]\npath = /app/**\n",
+                                 "[rule app]\npath = /app/**\nrequire = deny\n"))
+    process.send(signal.SIGHUP)
+    harness.wait_for(lambda: "configuration reloaded" in process.output(), "reload")
+    assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 403
+
+    with open(config, "w") as f:
+        f.write(original + "\n[rule broken]\npath = no-slash\n")
+    process.send(signal.SIGHUP)
+    harness.wait_for(lambda: "reload failed" in process.output(), "failed reload")
+    assert "path: the path pattern must start with /" in process.output()
+    assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 403
+    assert process.process.poll() is None
+
+
+def test_sigterm_exits_zero_even_with_an_idle_kept_alive_connection(tokengate, world):
+    address, process, _ = tokengate
+    sock = fcgi_client.connect(address)
+    fcgi_client.request(None, params("/app/x", world.owner), sock=sock)
+    started = time.monotonic()
+    assert process.stop() == 0
+    assert time.monotonic() - started < 12
+    sock.close()
+    assert "stopped" in process.output()
+
+
+def test_socket_inherited_on_fd_0(world, workdir):
+    config = world.config("inherited.conf")
+    address = os.path.join(workdir, "inherited.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(8)
+    process = harness.Process([harness.TOKENGATE, "-c", config], os.path.join(workdir, "log"),
+                              stdin=listener.fileno())
+    listener.close()
+    try:
+        status = fcgi_client.request(address, params("/app/x", world.owner))[0]
+        assert status == 200
+    finally:
+        assert process.stop() == 0
+
+
+def test_config_from_the_environment_and_fd_0_that_is_no_socket(world, workdir):
+    config = world.config("env.conf")
+    result = subprocess.run([harness.TOKENGATE], env=dict(os.environ, TOKENGATE_CONFIG=config),
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1
+    assert "file descriptor 0 is not a socket" in result.stderr
+
+
+def test_broken_configuration_does_not_start(world, workdir):
+    config = os.path.join(workdir, "broken.conf")
+    with open(config, "w") as f:
+        f.write("[tokengate]\nlisten = %s/x.sock\nthreads = many\n" % workdir)
+    result = subprocess.run([harness.TOKENGATE, "-c", config], capture_output=True, text=True,
+                            timeout=10)
+    assert result.returncode == 1
+    assert config + ":3: threads" in result.stderr
+    assert not os.path.exists(os.path.join(workdir, "x.sock"))
+
+
+def test_listening_beyond_loopback_is_warned_about(world, workdir):
+    port = harness.free_port()
+    config = world.config("wide.conf", listen="0.0.0.0:%d" % port)
+    process = harness.Process([harness.TOKENGATE, "-c", config], os.path.join(workdir, "log"))
+    try:
+        harness.wait_for(lambda: harness.port_open(port), "tokengate")
+        assert "not loopback" in process.output()
+    finally:
+        process.stop()
