@@ -2,7 +2,7 @@
 # A legacy CGI application behind tokengate: it only reads the environment
 # the web server hands it after tokengate said yes.
 printf 'Content-Type: text/plain\r\n\r\n'
-echo "hello from a protected CGI script"
+echo "hello from the legacy CGI script"
 for name in REMOTE_USER AUTH_PRINCIPAL AUTH_USER_ID AUTH_EMAIL AUTH_ORG_ID AUTH_ORG_NAME \
             AUTH_ORG_ROLE AUTH_ORG_ROLES AUTH_ORG_PERMISSIONS AUTH_METHOD AUTH_LOGIN_METHOD; do
     eval "value=\${$name-}"

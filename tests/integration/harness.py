@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CONTRIB = os.path.join(ROOT, "contrib")
 TOKENGATE = os.environ.get("TOKENGATE", os.path.join(ROOT, "tokengate"))
 ISSUER = "https://auth.example.com"
-PROTECTED_BODY = "hello from a protected CGI script"
+PROTECTED_BODY = "hello from the legacy CGI script"
 
 RULES = """
 [rule open]
