@@ -3,17 +3,7 @@
 
 #include <string.h>
 
-bool tg_text_is_single_line(const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-        /* U+0080..U+009F are encoded as C2 80..C2 9F in UTF-8. */
-        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            return false;
-    }
-    return true;
-}
+#include "tokengate/text.h"
 
 /* The string member NAME of OBJECT, or NULL when absent or not a string.
  * Sets *BAD when the string holds a control character. (The JSON reader

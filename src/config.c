@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "tokengate/log.h"
+#include "tokengate/text.h"
 
 #ifndef TG_SYSCONFDIR
 #define TG_SYSCONFDIR "/etc"
@@ -146,10 +147,7 @@ static void string_set(struct parser *parser, char **slot, const char *value)
 
 static bool has_control_character(const char *value)
 {
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    return false;
+    return !tg_text_is_single_line(value);
 }
 
 /* "https://host[:port][/path]" with a host; SCHEME_REQUIRED false also
@@ -838,26 +836,6 @@ static char *line_read(char *out, int size, void *user)
 
 /* ---- whole file ---------------------------------------------------------- */
 
-static char *file_read(const char *path, size_t *len, struct tg_problems *problems)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        tg_problems_add(problems, path, 0, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    char *text = malloc(CONFIG_FILE_MAX + 1);
-    size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, file) : 0;
-    bool failed = !text || ferror(file);
-    fclose(file);
-    if (failed || n > CONFIG_FILE_MAX) {
-        tg_problems_add(problems, path, 0, failed ? "cannot read" : "larger than 1 MiB");
-        free(text);
-        return NULL;
-    }
-    *len = n;
-    return text;
-}
-
 static void whole_file_check(struct parser *parser)
 {
     struct tg_config *config = parser->config;
@@ -913,7 +891,10 @@ struct tg_config *tg_config_load(const char *path, struct tg_problems *problems)
     config->file = strdup(path);
 
     size_t len = 0;
-    char *text = file_read(path, &len, problems);
+    char err[512];
+    char *text = tg_file_read(path, CONFIG_FILE_MAX, &len, err, sizeof err);
+    if (!text)
+        tg_problems_add(problems, path, 0, "%s", err);
     if (text) {
         struct parser parser = {
             .config = config, .problems = problems, .file = path, .text = text, .len = len,

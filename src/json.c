@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "tokengate/text.h"
+
 struct reader {
     struct tg_json *json;
     char *text;
@@ -26,23 +28,12 @@ static void whitespace_skip(struct reader *reader)
     }
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at TEXT, or -1. */
 static long hex4(const char *text)
 {
     long value = 0;
     for (int i = 0; i < 4; i++) {
-        int digit = hex_digit(text[i]);
+        int digit = tg_hex_digit(text[i]);
         if (digit < 0)
             return -1;
         value = value << 4 | digit;

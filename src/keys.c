@@ -1,7 +1,8 @@
 /* keys.c - JOSE algorithms, verification keys and signatures over OpenSSL EVP. */
 #include "tokengate/keys.h"
 
-#include <errno.h>
+#include "tokengate/text.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,28 +139,6 @@ static struct tg_key *keyset_slot(struct tg_keyset *set, const char *kid, char *
     return key;
 }
 
-/* Reads at most KEY_FILE_MAX bytes of PATH into a NUL-terminated buffer. */
-static char *file_read_small(const char *path, size_t *len, char *err, size_t err_size)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buffer = malloc(KEY_FILE_MAX + 1);
-    size_t n = buffer ? fread(buffer, 1, KEY_FILE_MAX + 1, file) : 0;
-    int failed = !buffer || ferror(file);
-    fclose(file);
-    if (failed || n > KEY_FILE_MAX) {
-        snprintf(err, err_size, failed ? "cannot read %s" : "%s is larger than 64 KiB", path);
-        free(buffer);
-        return NULL;
-    }
-    buffer[n] = '\0';
-    *len = n;
-    return buffer;
-}
-
 static void key_release(struct tg_key *key)
 {
     for (int alg = 0; alg < TG_ALG_COUNT; alg++)
@@ -242,7 +221,7 @@ int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *
                            char *err, size_t err_size)
 {
     size_t len;
-    char *pem = file_read_small(path, &len, err, err_size);
+    char *pem = tg_file_read(path, KEY_FILE_MAX, &len, err, err_size);
     if (!pem)
         return -1;
     char inner[256];
@@ -257,7 +236,7 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
                               char *err, size_t err_size)
 {
     size_t len;
-    char *secret = file_read_small(path, &len, err, err_size);
+    char *secret = tg_file_read(path, KEY_FILE_MAX, &len, err, err_size);
     if (!secret)
         return -1;
     while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))

@@ -4,16 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "tokengate/text.h"
 
 static bool is_unreserved(unsigned char c)
 {
@@ -31,8 +22,8 @@ long tg_percent_decode(const char *text, size_t len, char *out)
             out[written++] = text[i];
             continue;
         }
-        int high = i + 1 < len ? hex_value(text[i + 1]) : -1;
-        int low = i + 2 < len ? hex_value(text[i + 2]) : -1;
+        int high = i + 1 < len ? tg_hex_digit(text[i + 1]) : -1;
+        int low = i + 2 < len ? tg_hex_digit(text[i + 2]) : -1;
         if (high < 0 || low < 0 || (high == 0 && low == 0))
             return -1;
         out[written++] = (char)(high << 4 | low);
@@ -101,8 +92,8 @@ int tg_path_normalize(const char *uri, char *out, const char **why)
             decoded[decoded_len++] = (char)c;
             continue;
         }
-        int high = i + 1 < len ? hex_value(uri[i + 1]) : -1;
-        int low = i + 2 < len ? hex_value(uri[i + 2]) : -1;
+        int high = i + 1 < len ? tg_hex_digit(uri[i + 1]) : -1;
+        int low = i + 2 < len ? tg_hex_digit(uri[i + 2]) : -1;
         if (high < 0 || low < 0) {
             *why = "the path holds an invalid percent-escape";
             return -1;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "tokengate/json.h"
+#include "tokengate/text.h"
 
 #define TG_ORGS_MAX 1000   /* tokens listing more organisations are refused */
 #define TG_ROLES_MAX 64    /* roles in a [roles] hierarchy */
@@ -42,10 +43,6 @@ struct tg_membership {
 };
 
 enum tg_org_lookup { TG_ORG_MEMBER, TG_ORG_NOT_MEMBER, TG_ORG_INVALID };
-
-/* True when TEXT holds no control character (C0, DEL or C1): such values
- * could split a header or a log line, so they are never passed on. */
-bool tg_text_is_single_line(const char *text);
 
 /* Reads the identity from CLAIMS. Returns 0, or -1 when the claims are unfit
  * to pass on (a control character in a value, more than TG_ORGS_MAX orgs,

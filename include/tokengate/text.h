@@ -1,0 +1,24 @@
+/* text.h - small helpers shared by the parsers and loaders.
+ *
+ * Kept in one place so that every module agrees on what a hex digit, a
+ * control character and a readable file are.
+ */
+#ifndef TOKENGATE_TEXT_H
+#define TOKENGATE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The value of hex digit C (either case), or -1. */
+int tg_hex_digit(char c);
+
+/* True when TEXT holds no control character (C0, DEL or C1): such values
+ * could split a header or a log line, so they are never passed on. */
+bool tg_text_is_single_line(const char *text);
+
+/* Reads all of PATH, at most MAX bytes, into a new NUL-terminated buffer
+ * (the caller frees it). NULL with a sentence in ERR (naming neither
+ * content nor secret) when it cannot be opened, read, or is larger. */
+char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size);
+
+#endif
