@@ -19,6 +19,7 @@
 
 #include <ini.h>
 
+#include "tokengate/jwk.h"
 #include "tokengate/log.h"
 #include "tokengate/text.h"
 
@@ -946,6 +947,19 @@ void tg_config_free(struct tg_config *config)
     free(config);
 }
 
+struct source_warning {
+    const char *file;
+    int line;
+};
+
+/* Skipped keys are worth a warning, not a refusal: providers publish keys
+ * for other purposes beside the signing keys. */
+static void source_warning_log(void *context, const char *message)
+{
+    const struct source_warning *where = context;
+    tg_log(TG_LOG_WARN, "%s:%d: jwks: %s", where->file, where->line, message);
+}
+
 size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *keys,
                            struct tg_problems *problems)
 {
@@ -961,12 +975,26 @@ size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *key
         tg_keyset_add_secret_file(keys, config->hmac_secret_file.value, NULL, err, sizeof err) != 0)
         tg_problems_add(problems, config->file, config->hmac_secret_file.line,
                         "hmac_secret_file: %s", err);
-    /* Remote key sources arrive with the key-fetch work; until then a
-     * configuration relying on them is refused rather than left to answer
-     * 503 for ever. */
-    for (size_t i = 0; i < config->jwks_count; i++)
-        tg_problems_add(problems, config->file, config->jwks[i].line,
-                        "jwks: JWKS key sets are not supported by this version yet");
+    for (size_t i = 0; i < config->jwks_count; i++) {
+        const struct tg_config_source *source = &config->jwks[i];
+        /* Remote key sources arrive with the key-fetch work; until then a
+         * configuration relying on them is refused rather than left to
+         * answer 503 for ever. */
+        if (strstr(source->value, "://")) {
+            tg_problems_add(problems, config->file, source->line,
+                            "jwks: fetching a JWK set from a URL is not supported by this "
+                            "version yet; give a file");
+            continue;
+        }
+        struct source_warning where = {config->file, source->line};
+        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, err,
+                                            sizeof err);
+        if (added < 0)
+            tg_problems_add(problems, config->file, source->line, "jwks: %s", err);
+        else if (added == 0)
+            tg_problems_add(problems, config->file, source->line,
+                            "jwks: %s holds no key that can verify signatures", source->value);
+    }
     if (config->oidc_issuer)
         tg_problems_add(problems, config->file, 0,
                         "oidc_issuer: OIDC discovery is not supported by this version yet");

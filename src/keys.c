@@ -181,17 +181,12 @@ static bool key_contexts_prepare(struct tg_key *key)
     return true;
 }
 
-int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
-                      const char *kid, char *err, size_t err_size)
+int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
+                       char *err, size_t err_size)
 {
     struct tg_key *key = keyset_slot(set, kid, err, err_size);
-    if (!key)
-        return -1;
-    BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
-    EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (!pkey) {
-        snprintf(err, err_size, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+    if (!key) {
+        EVP_PKEY_free(pkey);
         return -1;
     }
     unsigned algs = tg_key_algorithms(pkey);
@@ -206,6 +201,14 @@ int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
         EVP_PKEY_free(pkey);
         return -1;
     }
+    if (only != TG_ALG_UNKNOWN) {
+        if (!(algs & TG_ALG_BIT(only))) {
+            snprintf(err, err_size, "alg %s does not fit the key's type", tg_alg_name(only));
+            EVP_PKEY_free(pkey);
+            return -1;
+        }
+        algs = TG_ALG_BIT(only);
+    }
     key->pkey = pkey;
     key->algs = algs;
     if (!key_contexts_prepare(key)) {
@@ -213,6 +216,47 @@ int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
         snprintf(err, err_size, "cannot set up verification for this key");
         return -1;
     }
+    set->count++;
+    return 0;
+}
+
+int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
+                      const char *kid, char *err, size_t err_size)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!pkey) {
+        snprintf(err, err_size, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        return -1;
+    }
+    return tg_keyset_add_pkey(set, pkey, kid, TG_ALG_UNKNOWN, err, err_size);
+}
+
+int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, size_t len,
+                         const char *kid, enum tg_alg only, char *err, size_t err_size)
+{
+    /* RFC 7518 3.2: an HMAC key must be at least as long as the hash output;
+     * 32 bytes is the floor for HS256. */
+    if (len < 32) {
+        snprintf(err, err_size, "HMAC secret shorter than 32 bytes");
+        return -1;
+    }
+    if (only != TG_ALG_UNKNOWN && !(TG_ALG_BIT(only) & HMAC_ALGS)) {
+        snprintf(err, err_size, "alg %s does not fit an HMAC secret", tg_alg_name(only));
+        return -1;
+    }
+    struct tg_key *key = keyset_slot(set, kid, err, err_size);
+    unsigned char *copy = key ? malloc(len) : NULL;
+    if (!copy) {
+        if (key)
+            snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    memcpy(copy, secret, len);
+    key->secret = copy;
+    key->secret_len = len;
+    key->algs = only != TG_ALG_UNKNOWN ? TG_ALG_BIT(only) : HMAC_ALGS;
     set->count++;
     return 0;
 }
@@ -241,25 +285,14 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
         return -1;
     while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
         len--;
-    /* RFC 7518 3.2: an HMAC key must be at least as long as the hash output;
-     * 32 bytes is the floor for HS256. */
-    if (len < 32) {
-        snprintf(err, err_size, "%s: HMAC secret shorter than 32 bytes", path);
-        OPENSSL_cleanse(secret, len);
-        free(secret);
-        return -1;
-    }
-    struct tg_key *key = keyset_slot(set, kid, err, err_size);
-    if (!key) {
-        OPENSSL_cleanse(secret, len);
-        free(secret);
-        return -1;
-    }
-    key->secret = (unsigned char *)secret;
-    key->secret_len = len;
-    key->algs = HMAC_ALGS;
-    set->count++;
-    return 0;
+    char inner[256];
+    int rc = tg_keyset_add_secret(set, (unsigned char *)secret, len, kid, TG_ALG_UNKNOWN, inner,
+                                  sizeof inner);
+    if (rc != 0)
+        snprintf(err, err_size, "%s: %s", path, inner);
+    OPENSSL_cleanse(secret, len);
+    free(secret);
+    return rc;
 }
 
 void tg_keyset_clear(struct tg_keyset *set)

@@ -56,6 +56,14 @@ int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *
 /* Adds a public key from PEM text. */
 int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
                       const char *kid, char *err, size_t err_size);
+/* Adds PKEY (the set takes ownership, also on failure) under KID, verifying
+ * the algorithms its type allows, narrowed to ONLY when ONLY is not
+ * TG_ALG_UNKNOWN. */
+int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
+                       char *err, size_t err_size);
+/* Adds an HMAC secret of LEN bytes (copied) under KID. */
+int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, size_t len,
+                         const char *kid, enum tg_alg only, char *err, size_t err_size);
 /* Adds an HMAC secret read from PATH (trailing newlines stripped). */
 int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
                               char *err, size_t err_size);
