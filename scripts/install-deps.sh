@@ -8,7 +8,8 @@ SUDO=
 PACKAGES="build-essential autoconf automake pkg-config openssl ca-certificates
   libfcgi-dev libssl-dev libjansson-dev libcurl4-openssl-dev libinih-dev libcmocka-dev
   python3 python3-jwt python3-cryptography python3-pytest valgrind
-  lighttpd apache2 libapache2-mod-fcgid nginx-light fcgiwrap curl systemd"
+  lighttpd apache2 libapache2-mod-fcgid nginx-light fcgiwrap curl systemd
+  clang libclang-rt-14-dev"
 # shellcheck disable=SC2086
 if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
     $SUDO apt-get update -q

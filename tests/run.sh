@@ -98,5 +98,20 @@ else
     failed=$((failed + 1))
 fi
 
+# Fuzzing: the JSON reader against jansson, path normalisation against its
+# invariants, the token check against forgery; a short run of each.
+echo "=== fuzzing (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD="$builds/fuzz" "$top/tests/fuzz/run.sh" \
+    >"$builds/fuzz.out" 2>&1
+cat "$builds/fuzz.out" | grep -E "^(ok|not ok)" || true
+fuzz_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$builds/fuzz.out" | tail -n 1)
+fuzz_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$builds/fuzz.out" | tail -n 1)
+if [ -z "$fuzz_passed$fuzz_failed" ]; then
+    tail -n 20 "$builds/fuzz.out"
+    fuzz_failed=1
+fi
+passed=$((passed + ${fuzz_passed:-0}))
+failed=$((failed + ${fuzz_failed:-0}))
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
