@@ -2,16 +2,21 @@
 #include "tokengate/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static volatile int current_level = TG_LOG_INFO;
+/* Read by every worker, written by a reload: atomic, not just volatile. */
+static atomic_int current_level = TG_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void tg_log_set_level(enum tg_log_level level) { current_level = level; }
+void tg_log_set_level(enum tg_log_level level) { atomic_store(&current_level, (int)level); }
 
-int tg_log_enabled(enum tg_log_level level) { return (int)level <= current_level; }
+int tg_log_enabled(enum tg_log_level level)
+{
+    return (int)level <= atomic_load_explicit(&current_level, memory_order_relaxed);
+}
 
 int tg_log_level_parse(const char *name)
 {

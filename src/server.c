@@ -123,6 +123,13 @@ static void request_handle(struct worker *worker)
         decision_refuse(decision, 400, "unsupported FastCGI role");
     size_t len = tg_response_format(decision, state->config->realm, worker->response,
                                     sizeof worker->response);
+    /* The log line names the rule, which lives in the configuration: it is
+     * written before the lock is released, as a reload may free it. */
+    bool logging = tg_log_enabled(TG_LOG_INFO);
+    if (logging)
+        tg_decision_log_format(decision, worker->request.method, microseconds_since(&start),
+                               tg_log_enabled(TG_LOG_DEBUG), worker->log_line,
+                               sizeof worker->log_line);
     pthread_rwlock_unlock(&state_lock);
 
     if (len == 0) {
@@ -132,13 +139,8 @@ static void request_handle(struct worker *worker)
                                  sizeof worker->response);
     }
     FCGX_PutStr(worker->response, (int)len, fcgi->out);
-
-    if (tg_log_enabled(TG_LOG_INFO)) {
-        tg_decision_log_format(decision, worker->request.method, microseconds_since(&start),
-                               tg_log_enabled(TG_LOG_DEBUG), worker->log_line,
-                               sizeof worker->log_line);
+    if (logging)
         tg_log(TG_LOG_INFO, "%s", worker->log_line);
-    }
 }
 
 static void *worker_run(void *argument)

@@ -98,6 +98,34 @@ else
     failed=$((failed + 1))
 fi
 
+# ThreadSanitizer: the server's worker threads, reloads and shutdown under
+# the direct FastCGI tests; any report fails the run.
+echo "=== FastCGI server under ThreadSanitizer"
+tsan="$builds/tsan"
+rm -rf "$tsan" /tmp/tokengate-tsan.*
+mkdir -p "$tsan"
+if (cd "$tsan" && "$top/configure" -q --disable-unit-tests CFLAGS="-O1 -g -fsanitize=thread" \
+        LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1)
+then
+    TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" TOKENGATE="$tsan/tokengate" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" \
+        >"$tsan/pytest.out" 2>&1
+    tsan_status=$?
+    if [ $tsan_status -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
+        echo "ok - FastCGI tests under ThreadSanitizer: $(tail -n 1 "$tsan/pytest.out")"
+        passed=$((passed + 1))
+    else
+        echo "not ok - FastCGI tests under ThreadSanitizer"
+        tail -n 5 "$tsan/pytest.out"
+        cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
+        failed=$((failed + 1))
+    fi
+else
+    echo "not ok - ThreadSanitizer build failed"
+    tail -n 20 "$tsan/make.out" 2>/dev/null
+    failed=$((failed + 1))
+fi
+
 # Fuzzing: the JSON reader against jansson, path normalisation against its
 # invariants, the token check against forgery; a short run of each.
 echo "=== fuzzing (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"
