@@ -194,11 +194,11 @@ static bool words_each(const char *value, bool (*add)(struct parser *, const cha
 
 enum tokengate_key {
     KEY_LISTEN, KEY_THREADS, KEY_DEFAULT, KEY_REALM, KEY_VARIABLE_PREFIX, KEY_LOG_LEVEL,
-    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER
+    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER, KEY_CACHE_MEMORY
 };
 static const char *const tokengate_keys[] = {
     "listen", "threads", "default", "realm", "variable_prefix", "log_level", "cache_size",
-    "state_dir", "socket_mode", "socket_owner", NULL
+    "state_dir", "socket_mode", "socket_owner", "cache_memory", NULL
 };
 
 static bool listen_valid(const char *value)
@@ -282,6 +282,12 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
             problem(parser, "cache_size: expected a number from 0 to 10000000, got '%s'", value);
         else
             config->cache_size = number;
+        break;
+    case KEY_CACHE_MEMORY:
+        if (!parse_long(value, 1, 65536, &number))
+            problem(parser, "cache_memory: expected MiB from 1 to 65536, got '%s'", value);
+        else
+            config->cache_memory = number;
         break;
     case KEY_STATE_DIR:
         if (value[0] != '/')
@@ -859,6 +865,7 @@ static void config_defaults(struct tg_config *config)
     config->default_policy = TG_DEFAULT_DENY;
     config->log_level = TG_LOG_INFO;
     config->cache_size = 100000;
+    config->cache_memory = 256;
     config->algorithms = TG_ALG_BIT(TG_ALG_RS256);
     config->leeway = 60;
     config->refresh_interval = 600;

@@ -236,7 +236,8 @@ static bool org_requirements_check(const struct tg_config *config, const struct 
 /* Verifies the token and applies the rule. Returns after setting the
  * decision; OPTIONAL says a bad credential means anonymous, not 401. */
 static void token_decide(const struct tg_config *config, const struct tg_keyset *keys,
-                         const struct tg_request *request, const struct tg_rule *rule,
+                         struct tg_cache *cache, const struct tg_request *request,
+                         const struct tg_rule *rule,
                          const struct tg_captures *captures, const char *token, size_t token_len,
                          bool optional, struct tg_decision *decision)
 {
@@ -251,6 +252,7 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
         .issuer = config->issuer,
         .audience = config->audience,
         .leeway = config->leeway,
+        .cache = cache,
     };
     enum tg_jwt_status status =
         tg_jwt_verify(&policy, token, token_len, request->now, &decision->claims);
@@ -285,6 +287,13 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
 
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
                const struct tg_request *request, struct tg_decision *decision)
+{
+    tg_decide_cached(config, keys, NULL, request, decision);
+}
+
+void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *keys,
+                      struct tg_cache *cache, const struct tg_request *request,
+                      struct tg_decision *decision)
 {
     /* Field by field: the text storage is large and needs no clearing. */
     decision->status = 0;
@@ -358,7 +367,8 @@ void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
             refuse(decision, 401, "unauthorized", "no bearer token in the request");
         return;
     }
-    token_decide(config, keys, request, rule, &captures, token, token_len, optional, decision);
+    token_decide(config, keys, cache, request, rule, &captures, token, token_len, optional,
+                 decision);
 }
 
 const char *tg_decision_variable(const struct tg_decision *decision, const char *name)

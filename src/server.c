@@ -23,6 +23,7 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
+#include "tokengate/cache.h"
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/listen.h"
@@ -38,6 +39,7 @@ int tg_serve(const char *config_path);
 struct state {
     struct tg_config *config;
     struct tg_keyset keys;
+    struct tg_cache *cache;     /* belongs to these keys: a reload starts afresh */
 };
 
 /* Per worker thread, allocated once: the decision and response buffers are
@@ -62,6 +64,7 @@ static void state_free(struct state *state)
 {
     if (!state)
         return;
+    tg_cache_free(state->cache);
     tg_config_free(state->config);
     tg_keyset_clear(&state->keys);
     free(state);
@@ -85,6 +88,10 @@ static struct state *state_load(const char *path)
         state_free(state);
         return NULL;
     }
+    state->cache = tg_cache_new((size_t)state->config->cache_size,
+                                (size_t)state->config->cache_memory * 1024 * 1024);
+    if (state->config->cache_size > 0 && !state->cache)
+        tg_log(TG_LOG_WARN, "no memory for the token cache: every signature is checked");
     return state;
 }
 
@@ -118,7 +125,7 @@ static void request_handle(struct worker *worker)
     const struct state *state = current_state;
     tg_request_init(&worker->request, (const char *const *)fcgi->envp, time(NULL));
     if (fcgi->role == FCGI_AUTHORIZER || fcgi->role == FCGI_RESPONDER)
-        tg_decide(state->config, &state->keys, &worker->request, decision);
+        tg_decide_cached(state->config, &state->keys, state->cache, &worker->request, decision);
     else
         decision_refuse(decision, 400, "unsupported FastCGI role");
     size_t len = tg_response_format(decision, state->config->realm, worker->response,

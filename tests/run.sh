@@ -98,15 +98,29 @@ else
     failed=$((failed + 1))
 fi
 
-# ThreadSanitizer: the server's worker threads, reloads and shutdown under
-# the direct FastCGI tests; any report fails the run.
-echo "=== FastCGI server under ThreadSanitizer"
+# ThreadSanitizer: the token cache's concurrency test, and the server's
+# worker threads, reloads and shutdown under the direct FastCGI tests; any
+# report fails the run.
+echo "=== ThreadSanitizer: token cache and FastCGI server"
 tsan="$builds/tsan"
 rm -rf "$tsan" /tmp/tokengate-tsan.*
 mkdir -p "$tsan"
-if (cd "$tsan" && "$top/configure" -q --disable-unit-tests CFLAGS="-O1 -g -fsanitize=thread" \
-        LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1)
+if (cd "$tsan" && "$top/configure" -q CFLAGS="-O1 -g -fsanitize=thread" \
+        LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1 &&
+        make -j2 tests/unit/test_cache >>"$tsan/make.out" 2>&1)
 then
+    TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" "$tsan/tests/unit/test_cache" \
+        >"$tsan/test_cache.out" 2>&1
+    if [ $? -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
+        echo "ok - token cache under ThreadSanitizer: $(grep PASSED "$tsan/test_cache.out")"
+        passed=$((passed + 1))
+    else
+        echo "not ok - token cache under ThreadSanitizer"
+        tail -n 20 "$tsan/test_cache.out"
+        cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
+        failed=$((failed + 1))
+        rm -f /tmp/tokengate-tsan.*
+    fi
     TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" TOKENGATE="$tsan/tokengate" \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" \
         >"$tsan/pytest.out" 2>&1

@@ -41,7 +41,8 @@ struct tg_config {
     char *realm;
     char *variable_prefix;
     int log_level;                  /* enum tg_log_level */
-    long cache_size;
+    long cache_size;                /* verified tokens remembered; 0: none */
+    long cache_memory;              /* MiB the cache may hold */
     char *state_dir;
 
     /* [token] */

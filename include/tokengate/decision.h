@@ -49,6 +49,12 @@ struct tg_decision {
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
                const struct tg_request *request, struct tg_decision *decision);
 
+/* The same, remembering verified signatures in CACHE (NULL: none), which
+ * must belong to KEYS: a cache outlives no key set. */
+void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *keys,
+                      struct tg_cache *cache, const struct tg_request *request,
+                      struct tg_decision *decision);
+
 /* One decision log line (without time and level): method, normalised path,
  * rule, status, user id or refusal reason, microseconds; with DETAIL, the
  * matched rule's pattern and requirements too. Never holds a credential.

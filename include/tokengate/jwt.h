@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tokengate/cache.h"
 #include "tokengate/json.h"
 #include "tokengate/keys.h"
 
@@ -24,6 +25,7 @@ struct tg_jwt_policy {
     const char *issuer;       /* exact iss */
     const char *audience;     /* NULL or "": aud is not checked */
     long leeway;              /* seconds of skew for exp, nbf, iat */
+    struct tg_cache *cache;   /* NULL: every signature is checked */
 };
 
 enum tg_jwt_status {

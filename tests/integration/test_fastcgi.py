@@ -234,3 +234,25 @@ def test_reloads_under_load_keep_answering(tokengate, world):
     assert process.process.poll() is None
     harness.wait_for(lambda: process.output().count("configuration reloaded") >= reloads // 2,
                      "reloads")
+
+
+def test_reload_with_a_new_key_forgets_cached_tokens(tokengate, world, workdir):
+    """A token decided from the cache must be checked again once the key it
+    was verified with is gone."""
+    address, process, config = tokengate
+    for _ in range(3):  # the first verifies, the others are cache hits
+        assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 200
+    other_private = os.path.join(workdir, "other.pem")
+    other_public = os.path.join(workdir, "other.pub")
+    harness.run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", other_private)
+    harness.run("openssl", "pkey", "-in", other_private, "-pubout", "-out", other_public)
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace(world.public_key, other_public))
+    process.send(signal.SIGHUP)
+    harness.wait_for(lambda: "configuration reloaded" in process.output(), "reload")
+    status, headers, _, _ = fcgi_client.request(address, params("/app/x", world.owner))
+    assert status == 401
+    assert "signature is invalid" in headers["WWW-Authenticate"]
