@@ -17,6 +17,7 @@
 #include "../tests/unit/support.h"
 #include "tokengate/base64url.h"
 #include "tokengate/decision.h"
+#include "tokengate/cache.h"
 #include "tokengate/response.h"
 
 static double now_seconds(void)
@@ -26,10 +27,18 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int budget(int rounds, int per_round);
+static int cache_modes(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
-    int rounds = argc > 1 ? atoi(argv[1]) : 5;
-    int per_round = argc > 2 ? atoi(argv[2]) : 4000;
+    if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9'))
+        return cache_modes(argc, argv);
+    return budget(argc > 1 ? atoi(argv[1]) : 5, argc > 2 ? atoi(argv[2]) : 4000);
+}
+
+static int budget(int rounds, int per_round)
+{
 
     EVP_PKEY *key = support_key_rsa();
     char *pem = support_public_pem(key);
@@ -128,4 +137,185 @@ int main(int argc, char **argv)
     tg_config_free(config);
     tg_keyset_clear(&keys);
     return 0;
+}
+
+/* ---- the token cache ----------------------------------------------------
+ *
+ *   bench_decide cached           cached decision cost with 1, 10 and
+ *                                 100,000 distinct tokens in the cache, and
+ *                                 the resident memory 100,000 tokens take
+ *   bench_decide misses N         N never-seen tokens: decisions/s on one core
+ *   bench_decide count MODE N     N decisions, no timing (for callgrind):
+ *                                 MODE is cached or uncached
+ */
+
+struct setup {
+    struct tg_config *config;
+    struct tg_keyset keys;
+    struct tg_cache *cache;
+    EVP_PKEY *key;
+};
+
+static struct setup setup_make(size_t cache_entries)
+{
+    struct setup setup = {.key = support_key_rsa()};
+    char *pem = support_public_pem(setup.key);
+    char *pem_path = support_file_write(pem);
+    char *text = NULL;
+    if (asprintf(&text,
+                 "[token]\nverifier_key = %s\nauth_url = https://auth.example.com\n"
+                 "[rule billing]\npath = /api/org/{org_id}/billing/**\norg = path:org_id\n"
+                 "min_role = Admin\npermission = can_view_billing\n",
+                 pem_path) < 0)
+        exit(1);
+    setup.config = support_config_load(text);
+    struct tg_problems problems = {0};
+    if (!setup.config || tg_config_keys_load(setup.config, &setup.keys, &problems) != 0)
+        exit(1);
+    setup.cache = tg_cache_new(cache_entries, (size_t)4096 * 1024 * 1024);
+    unlink(pem_path);
+    free(pem_path);
+    free(pem);
+    free(text);
+    return setup;
+}
+
+/* A realistic token for user number N (about 1.3 KiB, like PropelAuth's). */
+static char *token_for_user(EVP_PKEY *key, long n)
+{
+    char claims[2048];
+    snprintf(claims, sizeof claims,
+             "{\"sub\":\"user-%08ld-0000-4000-8000-000000000001\","
+             "\"user_id\":\"user-%08ld-0000-4000-8000-000000000001\","
+             "\"iss\":\"https://auth.example.com\",\"iat\":%ld,\"exp\":%ld,"
+             "\"email\":\"user%ld@example.com\",\"login_method\":{\"login_method\":\"password\"},"
+             "\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\",\"org_name\":\"Acme\","
+             "\"url_safe_org_name\":\"acme\",\"user_role\":\"Admin\","
+             "\"inherited_user_roles_plus_current_role\":[\"Admin\",\"Member\"],"
+             "\"org_role_structure\":\"single_role_in_hierarchy\",\"additional_roles\":[],"
+             "\"user_permissions\":[\"can_view_billing\",\"propelauth::can_invite\"]}}}",
+             n, n, (long)time(NULL) - 10, (long)time(NULL) + 7200, n);
+    return support_token(key, NULL, "RS256", "{\"alg\":\"RS256\",\"kid\":\"bench\"}", claims);
+}
+
+static struct tg_decision bench_decision;
+static char bench_response[TG_RESPONSE_MAX];
+
+/* One whole decision, as the server makes it; returns the seconds the
+ * decision took. The request is built first and not timed: in the server
+ * the token has just been read from the socket and is hot in the CPU's
+ * cache, while here it comes from an array of up to 100 MiB. */
+static double decide_once(struct setup *setup, const char *token)
+{
+    static char authorization[TG_TOKEN_MAX + 64];
+    snprintf(authorization, sizeof authorization, "HTTP_AUTHORIZATION=Bearer %s", token);
+    const char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/api/org/o-1/billing/x",
+                            "HTTP_HOST=localhost", authorization, NULL};
+    double start = now_seconds();
+    struct tg_request request;
+    tg_request_init(&request, params, time(NULL));
+    tg_decide_cached(setup->config, &setup->keys, setup->cache, &request, &bench_decision);
+    if (bench_decision.status != 200 ||
+        tg_response_format(&bench_decision, setup->config->realm, bench_response,
+                           sizeof bench_response) == 0)
+        exit(1);
+    return now_seconds() - start;
+}
+
+static long resident_kib(void)
+{
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (status && fgets(line, sizeof line, status))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (status)
+        fclose(status);
+    return kib;
+}
+
+/* Microseconds per cached decision over the first COUNT tokens, best of 5. */
+static double cached_cost(struct setup *setup, char **tokens, long count)
+{
+    double best = 1e9;
+    long per_round = 20000;
+    for (int round = 0; round < 5; round++) {
+        double seconds = 0;
+        for (long i = 0; i < per_round; i++)
+            seconds += decide_once(setup, tokens[(i * 7919) % count]);
+        double cost = seconds / per_round * 1e6;
+        best = cost < best ? cost : best;
+    }
+    return best;
+}
+
+static int cache_modes(int argc, char **argv)
+{
+    if (!strcmp(argv[1], "cached")) {
+        long many = argc > 2 ? atol(argv[2]) : 100000;
+        /* Headroom: the per-shard bounds fill unevenly, and this measures
+         * hits, not evictions. */
+        struct setup setup = setup_make((size_t)many * 2);
+        fprintf(stderr, "signing %ld tokens...\n", many);
+        char **tokens = malloc((size_t)many * sizeof *tokens);
+        for (long i = 0; i < many; i++)
+            tokens[i] = token_for_user(setup.key, i);
+        double uncached = 0;
+        {
+            struct tg_cache *saved = setup.cache;
+            setup.cache = NULL;
+            double seconds = 0;
+            for (int i = 0; i < 2000; i++)
+                seconds += decide_once(&setup, tokens[0]);
+            uncached = seconds / 2000 * 1e6;
+            setup.cache = saved;
+        }
+        decide_once(&setup, tokens[0]);
+        double one = cached_cost(&setup, tokens, 1);
+        for (long i = 0; i < 10; i++)
+            decide_once(&setup, tokens[i]);
+        double ten = cached_cost(&setup, tokens, 10);
+        long before = resident_kib();
+        for (long i = 10; i < many; i++)
+            decide_once(&setup, tokens[i]);
+        long after = resident_kib();
+        struct tg_cache_stats stats;
+        tg_cache_stats(setup.cache, &stats);
+        double all = cached_cost(&setup, tokens, many);
+        printf("uncached_us=%.2f cached_us_1=%.2f cached_us_10=%.2f cached_us_%ld=%.2f "
+               "ratio_%ld_vs_10=%.2f entries=%zu cache_bytes=%zu rss_growth_kib=%ld "
+               "bytes_per_token=%.0f token_bytes=%zu\n",
+               uncached, one, ten, many, all, many, all / ten, stats.entries, stats.bytes,
+               after - before, (after - before) * 1024.0 / (double)(many - 10),
+               strlen(tokens[0]));
+        return 0;
+    }
+    if (!strcmp(argv[1], "misses")) {
+        long count = argc > 2 ? atol(argv[2]) : 20000;
+        struct setup setup = setup_make(100000);
+        fprintf(stderr, "signing %ld tokens...\n", count);
+        char **tokens = malloc((size_t)count * sizeof *tokens);
+        for (long i = 0; i < count; i++)
+            tokens[i] = token_for_user(setup.key, i);
+        double seconds = 0;
+        for (long i = 0; i < count; i++)
+            seconds += decide_once(&setup, tokens[i]);
+        printf("misses_per_second=%.0f us_per_miss=%.2f\n", count / seconds,
+               seconds / count * 1e6);
+        return 0;
+    }
+    if (!strcmp(argv[1], "count") && argc > 3) {
+        bool cached = !strcmp(argv[2], "cached");
+        long count = atol(argv[3]);
+        struct setup setup = setup_make(cached ? 1000 : 0);
+        char *token = token_for_user(setup.key, 1);
+        decide_once(&setup, token); /* warm: fills the cache, fetches digests */
+        for (long i = 0; i < count; i++)
+            decide_once(&setup, token);
+        return 0;
+    }
+    fprintf(stderr, "usage: bench_decide [ROUNDS PER_ROUND] | cached [N] | misses [N] | "
+                    "count cached|uncached N\n");
+    return 2;
 }

@@ -64,8 +64,10 @@ struct tg_cache *tg_cache_new(size_t max_entries, size_t max_bytes)
     if (RAND_bytes((unsigned char *)&cache->seed, sizeof cache->seed) != 1)
         cache->seed = (uint64_t)(uintptr_t)cache ^ (uint64_t)time(NULL);
     size_t per_shard = (max_entries + SHARDS - 1) / SHARDS;
+    /* At most one entry per two buckets: every entry walked past on the way
+     * to a hit is a memory access the CPU's cache rarely holds. */
     size_t buckets = 16;
-    while (buckets < per_shard)
+    while (buckets < 2 * per_shard)
         buckets <<= 1;
     for (int i = 0; i < SHARDS; i++) {
         struct shard *shard = &cache->shards[i];
