@@ -10,7 +10,8 @@
 #   Apache + mod_auth_openidc (AuthType oauth20, same key, equivalent Require claim)
 #
 # Every protected request carries the same valid RS256 token and must pass an
-# org-role check (min_role Admin in org o-1). Each scenario runs ROUNDS times,
+# org-role check (min_role Admin in org o-1); tokengate decides it from its
+# verified-token cache after the first request. Each scenario runs ROUNDS times,
 # interleaved with the others; the best round counts.
 # Usage: bench/servers.sh [BUILD_DIR]  (DURATION=5 ROUNDS=2 CONNECTIONS=32)
 set -eu
