@@ -384,8 +384,15 @@ bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
-    if (!key->prepared[alg] ||
-        EVP_Digest(input, input_len, digest, &digest_len, alg_digest(alg), NULL) != 1)
+    /* One digest context per thread, reused: EVP_Digest() would allocate
+     * and free one on every call. */
+    static _Thread_local EVP_MD_CTX *digest_context;
+    if (!digest_context)
+        digest_context = EVP_MD_CTX_new();
+    if (!key->prepared[alg] || !digest_context ||
+        EVP_DigestInit_ex2(digest_context, alg_digest(alg), NULL) != 1 ||
+        EVP_DigestUpdate(digest_context, input, input_len) != 1 ||
+        EVP_DigestFinal_ex(digest_context, digest, &digest_len) != 1)
         return false;
     /* The prepared context is shared by all threads: each call works on
      * its own copy. */
