@@ -352,6 +352,32 @@ static bool hmac_verify(const struct tg_key *key, enum tg_alg alg, const unsigne
     return mac_len == signature_len && CRYPTO_memcmp(mac, signature, mac_len) == 0;
 }
 
+/* One digest context per thread, reused: EVP_Digest() would allocate and
+ * free one on every call. Freed when its thread ends. */
+static pthread_key_t digest_context_key;
+static pthread_once_t digest_context_once = PTHREAD_ONCE_INIT;
+
+static void digest_context_free(void *context) { EVP_MD_CTX_free(context); }
+
+static void digest_context_key_create(void)
+{
+    pthread_key_create(&digest_context_key, digest_context_free);
+}
+
+static EVP_MD_CTX *thread_digest_context(void)
+{
+    pthread_once(&digest_context_once, digest_context_key_create);
+    EVP_MD_CTX *context = pthread_getspecific(digest_context_key);
+    if (!context) {
+        context = EVP_MD_CTX_new();
+        if (context && pthread_setspecific(digest_context_key, context) != 0) {
+            EVP_MD_CTX_free(context);
+            context = NULL;
+        }
+    }
+    return context;
+}
+
 bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,
                          const unsigned char *input, size_t input_len,
                          const unsigned char *signature, size_t signature_len)
@@ -384,11 +410,7 @@ bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
-    /* One digest context per thread, reused: EVP_Digest() would allocate
-     * and free one on every call. */
-    static _Thread_local EVP_MD_CTX *digest_context;
-    if (!digest_context)
-        digest_context = EVP_MD_CTX_new();
+    EVP_MD_CTX *digest_context = thread_digest_context();
     if (!key->prepared[alg] || !digest_context ||
         EVP_DigestInit_ex2(digest_context, alg_digest(alg), NULL) != 1 ||
         EVP_DigestUpdate(digest_context, input, input_len) != 1 ||
