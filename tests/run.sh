@@ -109,31 +109,26 @@ if (cd "$tsan" && "$top/configure" -q CFLAGS="-O1 -g -fsanitize=thread" \
         LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1 &&
         make -j2 tests/unit/test_cache >>"$tsan/make.out" 2>&1)
 then
-    TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" "$tsan/tests/unit/test_cache" \
-        >"$tsan/test_cache.out" 2>&1
-    if [ $? -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
-        echo "ok - token cache under ThreadSanitizer: $(grep PASSED "$tsan/test_cache.out")"
-        passed=$((passed + 1))
-    else
-        echo "not ok - token cache under ThreadSanitizer"
-        tail -n 20 "$tsan/test_cache.out"
-        cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
-        failed=$((failed + 1))
-        rm -f /tmp/tokengate-tsan.*
-    fi
-    TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" TOKENGATE="$tsan/tokengate" \
-        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" \
-        >"$tsan/pytest.out" 2>&1
-    tsan_status=$?
-    if [ $tsan_status -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
-        echo "ok - FastCGI tests under ThreadSanitizer: $(tail -n 1 "$tsan/pytest.out")"
-        passed=$((passed + 1))
-    else
-        echo "not ok - FastCGI tests under ThreadSanitizer"
-        tail -n 5 "$tsan/pytest.out"
-        cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
-        failed=$((failed + 1))
-    fi
+    # tsan_check NAME OUTPUT COMMAND...: runs COMMAND; passes when it exits 0
+    # and ThreadSanitizer wrote no report.
+    tsan_check() {
+        name=$1 output=$2
+        shift 2
+        TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" "$@" >"$output" 2>&1
+        if [ $? -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
+            echo "ok - $name under ThreadSanitizer: $(tail -n 1 "$output")"
+            passed=$((passed + 1))
+        else
+            echo "not ok - $name under ThreadSanitizer"
+            tail -n 20 "$output"
+            cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
+            failed=$((failed + 1))
+            rm -f /tmp/tokengate-tsan.*
+        fi
+    }
+    tsan_check "token cache" "$tsan/test_cache.out" "$tsan/tests/unit/test_cache"
+    tsan_check "FastCGI tests" "$tsan/pytest.out" env TOKENGATE="$tsan/tokengate" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py"
 else
     echo "not ok - ThreadSanitizer build failed"
     tail -n 20 "$tsan/make.out" 2>/dev/null
