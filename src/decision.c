@@ -26,6 +26,27 @@ static void refuse(struct tg_decision *decision, int status, const char *error,
     decision->user_id = NULL;
 }
 
+/* Field by field: the text storage is large and needs no clearing. */
+static void decision_reset(struct tg_decision *decision)
+{
+    decision->status = 0;
+    decision->rule = NULL;
+    decision->matched_rule = NULL;
+    decision->error = decision->description = decision->reason = NULL;
+    decision->credential_present = false;
+    decision->retry_after = 0;
+    decision->user_id = NULL;
+    decision->path[0] = '\0';
+    decision->variable_count = 0;
+    decision->text_used = 0;
+}
+
+void tg_decision_refuse_request(struct tg_decision *decision, const char *description)
+{
+    decision_reset(decision);
+    refuse(decision, 400, "invalid_request", description);
+}
+
 static void refuse_unauthenticated(struct tg_decision *decision, const char *description)
 {
     refuse(decision, 401, decision->credential_present ? "invalid_token" : "unauthorized",
@@ -295,18 +316,7 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                       struct tg_cache *cache, const struct tg_request *request,
                       struct tg_decision *decision)
 {
-    /* Field by field: the text storage is large and needs no clearing. */
-    decision->status = 0;
-    decision->rule = NULL;
-    decision->matched_rule = NULL;
-    decision->error = decision->description = decision->reason = NULL;
-    decision->credential_present = false;
-    decision->retry_after = 0;
-    decision->user_id = NULL;
-    decision->path[0] = '\0';
-    decision->variable_count = 0;
-    decision->text_used = 0;
-
+    decision_reset(decision);
     if (!request->method || !request->method[0] || !request->uri) {
         refuse(decision, 400, "invalid_request", "the request lacks a method or URI");
         return;

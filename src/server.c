@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,16 +101,6 @@ static long microseconds_since(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
-/* Fills DECISION with a refusal made before any rule is consulted. */
-static void decision_refuse(struct tg_decision *decision, int status, const char *description)
-{
-    memset(decision, 0, offsetof(struct tg_decision, text));
-    decision->status = status;
-    decision->error = "invalid_request";
-    decision->description = description;
-    decision->reason = description;
-}
-
 static void request_handle(struct worker *worker)
 {
     struct timespec start;
@@ -127,7 +116,7 @@ static void request_handle(struct worker *worker)
     if (fcgi->role == FCGI_AUTHORIZER || fcgi->role == FCGI_RESPONDER)
         tg_decide_cached(state->config, &state->keys, state->cache, &worker->request, decision);
     else
-        decision_refuse(decision, 400, "unsupported FastCGI role");
+        tg_decision_refuse_request(decision, "unsupported FastCGI role");
     size_t len = tg_response_format(decision, state->config->realm, worker->response,
                                     sizeof worker->response);
     /* The log line names the rule, which lives in the configuration: it is
@@ -141,7 +130,7 @@ static void request_handle(struct worker *worker)
 
     if (len == 0) {
         /* Cannot happen with TG_RESPONSE_MAX; fail closed all the same. */
-        decision_refuse(decision, 400, "response too large");
+        tg_decision_refuse_request(decision, "response too large");
         len = tg_response_format(decision, "tokengate", worker->response,
                                  sizeof worker->response);
     }

@@ -55,6 +55,11 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                       struct tg_cache *cache, const struct tg_request *request,
                       struct tg_decision *decision);
 
+/* Makes DECISION a 400 refusal with DESCRIPTION (a fixed phrase), for a
+ * request refused before any rule is consulted (e.g. an unknown FastCGI
+ * role). */
+void tg_decision_refuse_request(struct tg_decision *decision, const char *description);
+
 /* One decision log line (without time and level): method, normalised path,
  * rule, status, user id or refusal reason, microseconds; with DETAIL, the
  * matched rule's pattern and requirements too. Never holds a credential.

@@ -256,3 +256,12 @@ def test_reload_with_a_new_key_forgets_cached_tokens(tokengate, world, workdir):
     status, headers, _, _ = fcgi_client.request(address, params("/app/x", world.owner))
     assert status == 401
     assert "signature is invalid" in headers["WWW-Authenticate"]
+
+
+def test_an_unsupported_role_is_refused_with_400(tokengate, world):
+    filter_role = 3  # FCGI_FILTER: neither authorizer nor responder
+    status, headers, body, _ = fcgi_client.request(
+        tokengate[0], params("/open/x", world.owner), role=filter_role)
+    assert status == 400
+    assert headers["Content-Type"] == "application/json"
+    assert "unsupported FastCGI role" in body
