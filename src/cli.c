@@ -10,6 +10,7 @@
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/keys.h"
+#include "tokengate/refresh.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
 
@@ -48,6 +49,37 @@ int tg_cli_config_test(const char *config_path)
     tg_config_free(config);
     tg_keyset_clear(&keys);
     return 0;
+}
+
+/* Receives the key set the refresher assembles. */
+static void check_keys_receive(void *context, struct tg_keyset *keys)
+{
+    struct tg_keyset **slot = context;
+    if (*slot) {
+        tg_keyset_clear(*slot);
+        free(*slot);
+    }
+    *slot = keys;
+}
+
+/* The keys `check` decides with: the files', plus each remote source's
+ * saved keys, fetched once now when none were saved. NULL on a problem. */
+static struct tg_keyset *check_keys_load(const struct tg_config *config,
+                                         struct tg_keyset *static_keys)
+{
+    struct tg_keyset *keys = NULL;
+    struct tg_problems problems = {0};
+    struct tg_refresher *refresher = tg_refresher_new(check_keys_receive, &keys);
+    if (!refresher) {
+        fprintf(stderr, "tokengate check: out of memory\n");
+        return NULL;
+    }
+    if (tg_refresher_configure(refresher, config, static_keys, &problems) == 0)
+        tg_refresher_fetch_missing(refresher);
+    tg_refresher_free(refresher);
+    problems_print(&problems);
+    tg_problems_clear(&problems);
+    return keys;
 }
 
 static const char check_usage[] =
@@ -153,16 +185,24 @@ int tg_cli_check(int argc, char **argv, const char *config_path)
     if (!config)
         goto done;
 
+    struct tg_keyset *loaded = check_keys_load(config, &keys);
+    if (!loaded) {
+        tg_config_free(config);
+        tg_keyset_clear(&keys);
+        goto done;
+    }
     static struct tg_request request;
     static struct tg_decision decision;
     static char response[TG_RESPONSE_MAX];
     tg_request_init(&request, (const char *const *)params, time(NULL));
-    tg_decide(config, &keys, &request, &decision);
+    tg_decide(config, loaded, &request, &decision);
     size_t len = tg_response_format(&decision, config->realm, response, sizeof response);
     fwrite(response, 1, len, stdout);
     status = decision.status == 200 ? 0 : 1;
     tg_config_free(config);
     tg_keyset_clear(&keys);
+    tg_keyset_clear(loaded);
+    free(loaded);
 done:
     for (size_t i = 0; i < CHECK_PARAMS_MAX; i++)
         free(params[i]);

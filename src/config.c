@@ -18,8 +18,12 @@
 #include <string.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
+#include <sys/stat.h>
 
+#include "tokengate/http.h"
 #include "tokengate/jwk.h"
+#include "tokengate/provider.h"
 #include "tokengate/log.h"
 #include "tokengate/text.h"
 
@@ -357,13 +361,18 @@ static void token_key_set(struct parser *parser, int key, const char *value)
                    value);
         break;
     case KEY_JWKS:
-        source_add(parser, "jwks", config->jwks, &config->jwks_count, value);
+        if (tg_config_source_is_url(value) && !tg_http_url_allowed(value))
+            problem(parser, "jwks: expected a file or an https:// URL, got '%s'", value);
+        else
+            source_add(parser, "jwks", config->jwks, &config->jwks_count, value);
         break;
     case KEY_OIDC_ISSUER:
-        if (!url_authority(value, true, true, authority, sizeof authority))
+        if (!tg_http_url_allowed(value) || strlen(value) >= TG_URL_MAX) {
             problem(parser, "oidc_issuer: expected an https:// URL, got '%s'", value);
-        else
+        } else {
             string_set(parser, &config->oidc_issuer, value);
+            config->oidc_issuer_line = parser->line;
+        }
         break;
     case KEY_HMAC_SECRET_FILE:
         free(config->hmac_secret_file.value);
@@ -388,10 +397,13 @@ static void token_key_set(struct parser *parser, int key, const char *value)
         break;
     case KEY_API_KEY_FILE:
         string_set(parser, &config->api_key_file, value);
+        config->api_key_file_line = parser->line;
         break;
     case KEY_BACKEND_URL:
-        if (!url_authority(value, true, false, authority, sizeof authority))
-            problem(parser, "backend_url: expected an http(s):// URL, got '%s'", value);
+        /* The API key travels to this URL: never in clear beyond loopback. */
+        if (!tg_http_url_allowed(value) || strlen(value) >= TG_URL_MAX - 64)
+            problem(parser, "backend_url: expected an https:// URL (http:// only to loopback), "
+                            "got '%s'", value);
         else
             string_set(parser, &config->backend_url, value);
         break;
@@ -884,6 +896,10 @@ static bool config_complete(struct parser *parser)
         config->state_dir = string_dup(parser, TG_LOCALSTATEDIR "/lib/tokengate");
     if (!config->backend_url)
         config->backend_url = string_dup(parser, "https://propelauth-api.com");
+    /* OIDC Discovery requires the document's issuer to be the URL it was
+     * found under, so that URL is the issuer tokens must carry. */
+    if (!config->issuer && config->oidc_issuer)
+        config->issuer = string_dup(parser, config->oidc_issuer);
     return config->realm && config->variable_prefix && config->state_dir && config->backend_url;
 }
 
@@ -984,15 +1000,8 @@ size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *key
                         "hmac_secret_file: %s", err);
     for (size_t i = 0; i < config->jwks_count; i++) {
         const struct tg_config_source *source = &config->jwks[i];
-        /* Remote key sources arrive with the key-fetch work; until then a
-         * configuration relying on them is refused rather than left to
-         * answer 503 for ever. */
-        if (strstr(source->value, "://")) {
-            tg_problems_add(problems, config->file, source->line,
-                            "jwks: fetching a JWK set from a URL is not supported by this "
-                            "version yet; give a file");
-            continue;
-        }
+        if (tg_config_source_is_url(source->value))
+            continue; /* fetched by the refresher */
         struct source_warning where = {config->file, source->line};
         int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, err,
                                             sizeof err);
@@ -1002,12 +1011,56 @@ size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *key
             tg_problems_add(problems, config->file, source->line,
                             "jwks: %s holds no key that can verify signatures", source->value);
     }
-    if (config->oidc_issuer)
-        tg_problems_add(problems, config->file, 0,
-                        "oidc_issuer: OIDC discovery is not supported by this version yet");
-    if (config->api_key_file && config->verifier_key_count == 0)
-        tg_problems_add(problems, config->file, 0,
-                        "api_key_file: fetching the verifier key is not supported by this "
-                        "version yet; paste it with verifier_key");
+    if (config->api_key_file) {
+        char api_key[512];
+        if (tg_config_api_key_read(config, api_key, sizeof api_key, problems) == 0)
+            OPENSSL_cleanse(api_key, sizeof api_key);
+    }
     return problems->count + problems->dropped - before;
+}
+
+bool tg_config_source_is_url(const char *value)
+{
+    return strstr(value, "://") != NULL;
+}
+
+int tg_config_api_key_read(const struct tg_config *config, char *key, size_t size,
+                           struct tg_problems *problems)
+{
+    const char *path = config->api_key_file;
+    int line = config->api_key_file_line;
+    struct stat status;
+    if (stat(path, &status) != 0) {
+        tg_problems_add(problems, config->file, line, "api_key_file: cannot open %s: %s", path,
+                        strerror(errno));
+        return -1;
+    }
+    /* The key lets anyone act as this application towards PropelAuth. */
+    if (status.st_mode & (S_IROTH | S_IWOTH)) {
+        tg_problems_add(problems, config->file, line,
+                        "api_key_file: %s is readable or writable by every user (mode %04o): "
+                        "chmod 600 it (or 640 with the group tokengate runs as)",
+                        path, (unsigned)(status.st_mode & 07777));
+        return -1;
+    }
+    char err[512];
+    size_t len;
+    char *text = tg_file_read(path, size - 1, &len, err, sizeof err);
+    if (!text) {
+        tg_problems_add(problems, config->file, line, "api_key_file: %s", err);
+        return -1;
+    }
+    while (len > 0 && strchr(" \t\r\n", text[len - 1]))
+        text[--len] = '\0';
+    int result = 0;
+    if (len == 0 || !tg_text_is_single_line(text) || strchr(text, ' ')) {
+        tg_problems_add(problems, config->file, line,
+                        "api_key_file: %s must hold the API key on one line", path);
+        result = -1;
+    } else {
+        memcpy(key, text, len + 1);
+    }
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return result;
 }

@@ -35,6 +35,7 @@ static void decision_reset(struct tg_decision *decision)
     decision->error = decision->description = decision->reason = NULL;
     decision->credential_present = false;
     decision->retry_after = 0;
+    decision->key_unknown = false;
     decision->user_id = NULL;
     decision->path[0] = '\0';
     decision->variable_count = 0;
@@ -265,6 +266,7 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
     if (keys->count == 0) {
         refuse(decision, 503, "temporarily_unavailable", "no verification key is loaded yet");
         decision->retry_after = TG_RETRY_AFTER_SECONDS;
+        decision->key_unknown = true;
         return;
     }
     struct tg_jwt_policy policy = {
@@ -277,6 +279,8 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
     };
     enum tg_jwt_status status =
         tg_jwt_verify(&policy, token, token_len, request->now, &decision->claims);
+    decision->key_unknown =
+        status == TG_JWT_UNKNOWN_KID || status == TG_JWT_BAD_SIGNATURE_UNKNOWN_KID;
     const char *why = tg_jwt_status_describe(status);
     struct tg_identity identity;
     if (status == TG_JWT_VALID && tg_identity_read(&decision->claims, &identity, &why) != 0)

@@ -13,6 +13,8 @@ const char *tg_jwt_status_describe(enum tg_jwt_status status)
     case TG_JWT_MALFORMED: return "the token is malformed";
     case TG_JWT_ALGORITHM_REFUSED: return "the token's algorithm is not accepted";
     case TG_JWT_NO_KEY: return "no key is configured for the token";
+    case TG_JWT_UNKNOWN_KID: return "the token's signing key is not known";
+    case TG_JWT_BAD_SIGNATURE_UNKNOWN_KID:
     case TG_JWT_BAD_SIGNATURE: return "the token's signature is invalid";
     case TG_JWT_EXPIRED: return "the token has expired";
     case TG_JWT_NOT_YET_VALID: return "the token is not valid yet";
@@ -128,12 +130,14 @@ static enum tg_jwt_status signature_check(const struct tg_keyset *keys, enum tg_
         if (count > 1)
             return TG_JWT_NO_KEY;
     }
-    if (count == 0)
-        return TG_JWT_NO_KEY;
     for (size_t i = 0; i < count; i++)
         if (tg_signature_verify(candidates[i], alg, input, input_len, signature, signature_len))
             return TG_JWT_VALID;
-    return TG_JWT_BAD_SIGNATURE;
+    /* A kid we have never seen may be a key the provider has just rotated
+     * in: the caller may fetch keys again and retry. */
+    if (kid && !kid_known)
+        return count == 0 ? TG_JWT_UNKNOWN_KID : TG_JWT_BAD_SIGNATURE_UNKNOWN_KID;
+    return count == 0 ? TG_JWT_NO_KEY : TG_JWT_BAD_SIGNATURE;
 }
 
 /* Reads alg and kid from the parsed header. KID (TG_KID_MAX bytes) is

@@ -295,6 +295,68 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
     return rc;
 }
 
+int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char *err,
+                       size_t err_size)
+{
+    struct tg_key *key = keyset_slot(set, source->kid, err, err_size);
+    if (!key)
+        return -1;
+    key->algs = source->algs;
+    if (source->secret) {
+        if (!(key->secret = malloc(source->secret_len))) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        memcpy(key->secret, source->secret, source->secret_len);
+        key->secret_len = source->secret_len;
+    } else {
+        /* The public key is immutable once loaded: sharing it is safe. */
+        if (EVP_PKEY_up_ref(source->pkey) != 1) {
+            snprintf(err, err_size, "cannot share the key");
+            return -1;
+        }
+        key->pkey = source->pkey;
+        if (!key_contexts_prepare(key)) {
+            key_release(key);
+            snprintf(err, err_size, "cannot set up verification for this key");
+            return -1;
+        }
+    }
+    set->count++;
+    return 0;
+}
+
+int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source, char *err,
+                      size_t err_size)
+{
+    for (size_t i = 0; i < source->count; i++)
+        if (tg_keyset_add_copy(set, &source->keys[i], err, err_size) != 0)
+            return -1;
+    return 0;
+}
+
+static bool key_equal(const struct tg_key *a, const struct tg_key *b)
+{
+    if (strcmp(a->kid, b->kid) != 0 || a->algs != b->algs)
+        return false;
+    if (a->secret || b->secret)
+        return a->secret && b->secret && a->secret_len == b->secret_len &&
+               CRYPTO_memcmp(a->secret, b->secret, a->secret_len) == 0;
+    return EVP_PKEY_eq(a->pkey, b->pkey) == 1;
+}
+
+bool tg_keyset_contains_all(const struct tg_keyset *set, const struct tg_keyset *subset)
+{
+    for (size_t i = 0; i < subset->count; i++) {
+        bool found = false;
+        for (size_t j = 0; j < set->count && !found; j++)
+            found = key_equal(&subset->keys[i], &set->keys[j]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 void tg_keyset_clear(struct tg_keyset *set)
 {
     for (size_t i = 0; i < set->count; i++)

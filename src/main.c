@@ -6,6 +6,7 @@
 
 #include "tokengate/cli.h"
 #include "tokengate/config.h"
+#include "tokengate/http.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
     const char *config_argument = NULL;
     bool test_only = false;
     int i = 1;
+    /* libcurl's global state must be set up before any thread exists. */
+    if (tg_http_global_init() != 0) {
+        fputs("tokengate: libcurl failed to initialise\n", stderr);
+        return 1;
+    }
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--version")) {
             printf("tokengate %s\n", PACKAGE_VERSION);

@@ -6,7 +6,9 @@
  * configuration and keys of the current state; SIGHUP builds a whole new
  * state beside it and swaps it in under a write lock, so a request never
  * sees half of a reload, and a broken new configuration leaves the old one
- * serving.
+ * serving. Keys are swapped the same way whenever the refresher publishes a
+ * new set; a request whose token names an unknown kid leaves the lock, waits
+ * for the refresher's fetch, and is decided again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +29,7 @@
 #include "tokengate/decision.h"
 #include "tokengate/listen.h"
 #include "tokengate/log.h"
+#include "tokengate/refresh.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
 
@@ -34,11 +37,12 @@
 
 int tg_serve(const char *config_path);
 
-/* What requests are decided with; replaced whole on reload. */
+/* What requests are decided with. The configuration is replaced on reload,
+ * the keys whenever the refresher publishes; both under state_lock. */
 struct state {
     struct tg_config *config;
-    struct tg_keyset keys;
-    struct tg_cache *cache;     /* belongs to these keys: a reload starts afresh */
+    struct tg_keyset *keys;     /* never NULL once serving */
+    struct tg_cache *cache;     /* belongs to these keys; NULL: none */
 };
 
 /* Per worker thread, allocated once: the decision and response buffers are
@@ -55,43 +59,74 @@ struct worker {
     char log_line[1024];
 };
 
-static struct state *current_state;
+static struct state current;
 static pthread_rwlock_t state_lock;
 static atomic_bool stopping;
+static struct tg_refresher *refresher;
 
-static void state_free(struct state *state)
+static void keyset_free(struct tg_keyset *keys)
 {
-    if (!state)
-        return;
-    tg_cache_free(state->cache);
-    tg_config_free(state->config);
-    tg_keyset_clear(&state->keys);
-    free(state);
+    if (keys) {
+        tg_keyset_clear(keys);
+        free(keys);
+    }
 }
 
-/* Loads configuration and keys; logs every problem. NULL when any. */
-static struct state *state_load(const char *path)
+/* Loads the configuration and the keys in files; logs every problem. */
+static struct tg_config *config_load(const char *path, struct tg_keyset **static_keys)
 {
-    struct state *state = calloc(1, sizeof *state);
     struct tg_problems problems = {0};
-    if (!state)
-        return NULL;
-    state->config = tg_config_load(path, &problems);
-    if (state->config)
-        tg_config_keys_load(state->config, &state->keys, &problems);
+    struct tg_config *config = tg_config_load(path, &problems);
+    *static_keys = calloc(1, sizeof **static_keys);
+    if (config && *static_keys)
+        tg_config_keys_load(config, *static_keys, &problems);
     for (size_t i = 0; i < problems.count; i++)
         tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
-    bool ok = state->config && problems.count == 0 && problems.dropped == 0;
+    bool ok = config && *static_keys && problems.count == 0 && problems.dropped == 0;
     tg_problems_clear(&problems);
     if (!ok) {
-        state_free(state);
+        tg_config_free(config);
+        keyset_free(*static_keys);
+        *static_keys = NULL;
         return NULL;
     }
-    state->cache = tg_cache_new((size_t)state->config->cache_size,
-                                (size_t)state->config->cache_memory * 1024 * 1024);
-    if (state->config->cache_size > 0 && !state->cache)
-        tg_log(TG_LOG_WARN, "no memory for the token cache: every signature is checked");
-    return state;
+    return config;
+}
+
+/* The refresher's publications. A cache stays only while every key it was
+ * filled under is still there: a token verified with a rotated-out key must
+ * be verified again, and fail. */
+static void keys_receive(void *context, struct tg_keyset *keys)
+{
+    (void)context;
+    pthread_rwlock_wrlock(&state_lock);
+    struct tg_keyset *old_keys = current.keys;
+    struct tg_cache *old_cache = current.cache;
+    if (old_cache && old_keys && tg_keyset_contains_all(keys, old_keys)) {
+        old_cache = NULL;
+    } else {
+        current.cache = tg_cache_new((size_t)current.config->cache_size,
+                                     (size_t)current.config->cache_memory * 1024 * 1024);
+        if (current.config->cache_size > 0 && !current.cache)
+            tg_log(TG_LOG_WARN, "no memory for the token cache: every signature is checked");
+    }
+    current.keys = keys;
+    pthread_rwlock_unlock(&state_lock);
+    tg_cache_free(old_cache);
+    keyset_free(old_keys);
+}
+
+/* Hands the refresher CONFIG's sources and STATIC_KEYS (consumed); it
+ * publishes the resulting keys before returning. */
+static bool keys_configure(const struct tg_config *config, struct tg_keyset *static_keys)
+{
+    struct tg_problems problems = {0};
+    int rc = tg_refresher_configure(refresher, config, static_keys, &problems);
+    for (size_t i = 0; i < problems.count; i++)
+        tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
+    tg_problems_clear(&problems);
+    keyset_free(static_keys);
+    return rc == 0;
 }
 
 static long microseconds_since(const struct timespec *start)
@@ -110,14 +145,24 @@ static void request_handle(struct worker *worker)
 
     /* The request's stdin is never read: Apache and mod_fcgid send none,
      * and a read would block for ever. */
-    pthread_rwlock_rdlock(&state_lock);
-    const struct state *state = current_state;
     tg_request_init(&worker->request, (const char *const *)fcgi->envp, time(NULL));
+    bool waited = false;
+again:
+    pthread_rwlock_rdlock(&state_lock);
     if (fcgi->role == FCGI_AUTHORIZER || fcgi->role == FCGI_RESPONDER)
-        tg_decide_cached(state->config, &state->keys, state->cache, &worker->request, decision);
+        tg_decide_cached(current.config, current.keys, current.cache, &worker->request, decision);
     else
         tg_decision_refuse_request(decision, "unsupported FastCGI role");
-    size_t len = tg_response_format(decision, state->config->realm, worker->response,
+    if (decision->key_unknown && !waited) {
+        /* The fetch publishes under the write lock: wait outside it. The
+         * decision points into the configuration, which a reload may free
+         * meanwhile, so it is made again from the start. */
+        pthread_rwlock_unlock(&state_lock);
+        tg_refresher_await_unknown_key(refresher);
+        waited = true;
+        goto again;
+    }
+    size_t len = tg_response_format(decision, current.config->realm, worker->response,
                                     sizeof worker->response);
     /* The log line names the rule, which lives in the configuration: it is
      * written before the lock is released, as a reload may free it. */
@@ -161,22 +206,33 @@ static void wake_handler(int signal_number) { (void)signal_number; }
 
 static void reload(const char *config_path, int threads)
 {
-    struct state *fresh = state_load(config_path);
-    if (!fresh) {
+    struct tg_keyset *static_keys;
+    struct tg_config *config = config_load(config_path, &static_keys);
+    if (!config) {
         tg_log(TG_LOG_ERROR, "reload failed: the previous configuration keeps serving");
         return;
     }
-    if (fresh->config->threads != threads)
+    if (config->threads != threads)
         tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
-               fresh->config->threads);
+               config->threads);
+    /* The cache goes with the old configuration (its size may have
+     * changed); the keys' publication below starts a new one. */
     pthread_rwlock_wrlock(&state_lock);
-    struct state *old = current_state;
-    current_state = fresh;
+    struct tg_config *old_config = current.config;
+    struct tg_cache *old_cache = current.cache;
+    current.config = config;
+    current.cache = NULL;
     pthread_rwlock_unlock(&state_lock);
-    state_free(old);
-    tg_log_set_level((enum tg_log_level)fresh->config->log_level);
-    tg_log(TG_LOG_INFO, "configuration reloaded: %zu rules, %zu keys",
-           fresh->config->rule_count, fresh->keys.count);
+    tg_config_free(old_config);
+    tg_cache_free(old_cache);
+    tg_log_set_level((enum tg_log_level)config->log_level);
+    if (!keys_configure(config, static_keys))
+        tg_log(TG_LOG_ERROR, "reload: the new key sources could not be set up; the previous "
+                             "keys stay in use");
+    pthread_rwlock_rdlock(&state_lock);
+    tg_log(TG_LOG_INFO, "configuration reloaded: %zu rules, %zu keys", config->rule_count,
+           current.keys->count);
+    pthread_rwlock_unlock(&state_lock);
 }
 
 static void workers_stop(struct worker **workers, int count, int listen_fd, bool own_socket)
@@ -215,14 +271,26 @@ static void workers_stop(struct worker **workers, int count, int listen_fd, bool
 
 int tg_serve(const char *config_path)
 {
-    current_state = state_load(config_path);
-    if (!current_state) {
+    pthread_rwlockattr_t attributes;
+    pthread_rwlockattr_init(&attributes);
+    /* A steady stream of readers must not starve a reload. */
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&state_lock, &attributes);
+
+    struct tg_keyset *static_keys;
+    current.config = config_load(config_path, &static_keys);
+    if (current.config)
+        tg_log_set_level((enum tg_log_level)current.config->log_level);
+    refresher = current.config ? tg_refresher_new(keys_receive, NULL) : NULL;
+    if (!current.config || !refresher || !keys_configure(current.config, static_keys) ||
+        !current.keys) {
         tg_log(TG_LOG_ERROR, "not starting: fix %s (tokengate -t lists every problem)",
                config_path);
+        tg_refresher_free(refresher);
+        tg_config_free(current.config);
         return 1;
     }
-    const struct tg_config *config = current_state->config;
-    tg_log_set_level((enum tg_log_level)config->log_level);
+    const struct tg_config *config = current.config;
 
     int listen_fd = 0;
     bool own_socket = config->listen != NULL;
@@ -266,16 +334,19 @@ int tg_serve(const char *config_path)
     sigaddset(&handled, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
 
-    pthread_rwlockattr_t attributes;
-    pthread_rwlockattr_init(&attributes);
-    /* A steady stream of readers must not starve a reload. */
-    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&state_lock, &attributes);
+    int status = 0;
+    if (tg_refresher_start(refresher) != 0) {
+        tg_log(TG_LOG_ERROR, "cannot start the key refresher thread");
+        status = 1;
+    }
+    if (current.keys->count == 0)
+        tg_log(TG_LOG_WARN, "no verification key yet (none in files, none saved in %s): "
+                            "requests with a token get 503 until a provider answers",
+               config->state_dir);
 
     int threads = config->threads;
     struct worker **workers = calloc((size_t)threads, sizeof *workers);
-    int status = 0;
-    for (int i = 0; workers && i < threads; i++) {
+    for (int i = 0; workers && status == 0 && i < threads; i++) {
         workers[i] = calloc(1, sizeof **workers);
         if (!workers[i]) {
             status = 1;
@@ -293,7 +364,7 @@ int tg_serve(const char *config_path)
         status = 1;
     tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys",
            PACKAGE_VERSION, config->listen ? config->listen : "inherited socket", threads,
-           config->rule_count, current_state->keys.count);
+           config->rule_count, current.keys->count);
 
     while (status == 0) {
         int received = 0;
@@ -307,6 +378,9 @@ int tg_serve(const char *config_path)
                received == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    /* Requests waiting for a fetch are released first, so that none holds
+     * up the shutdown for a fetch's timeout. */
+    tg_refresher_stop(refresher);
     if (workers)
         workers_stop(workers, threads, listen_fd, own_socket);
     if (own_socket) {
@@ -318,8 +392,12 @@ int tg_serve(const char *config_path)
         if (workers[i] && (!workers[i]->started || atomic_load(&workers[i]->finished)))
             free(workers[i]);
     free(workers);
-    state_free(current_state);
-    current_state = NULL;
+    tg_refresher_free(refresher);
+    refresher = NULL;
+    tg_cache_free(current.cache);
+    keyset_free(current.keys);
+    tg_config_free(current.config);
+    memset(&current, 0, sizeof current);
     tg_log(TG_LOG_INFO, "stopped");
     return status;
 }

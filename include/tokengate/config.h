@@ -51,9 +51,11 @@ struct tg_config {
     struct tg_config_source jwks[TG_KEY_SOURCES_MAX];
     size_t jwks_count;
     char *oidc_issuer;
+    int oidc_issuer_line;
     struct tg_config_source hmac_secret_file;
     char *auth_url;
     char *api_key_file;
+    int api_key_file_line;
     char *backend_url;
     char *issuer;                   /* from issuer, or derived from auth_url */
     char *audience;
@@ -89,6 +91,15 @@ void tg_config_free(struct tg_config *config);
 /* Loads the keys CONFIG names into KEYS (emptied first). Returns the number
  * of problems added to PROBLEMS (each naming the line of the key's entry). */
 size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *keys,
+                           struct tg_problems *problems);
+
+/* True when a key source VALUE is a URL (fetched) rather than a file. */
+bool tg_config_source_is_url(const char *value);
+
+/* Reads the PropelAuth integration API key from api_key_file into KEY (SIZE
+ * bytes), refusing a file that every user may read or write. Returns 0, or
+ * -1 with a problem added (never naming the key). */
+int tg_config_api_key_read(const struct tg_config *config, char *key, size_t size,
                            struct tg_problems *problems);
 
 void tg_problems_add(struct tg_problems *problems, const char *file, int line,

@@ -36,6 +36,8 @@ struct tg_decision {
     const char *reason;         /* a phrase for the log: why refused, how allowed */
     bool credential_present;    /* 401: adds error="invalid_token" */
     int retry_after;            /* 503: seconds */
+    bool key_unknown;           /* no loaded key has the token's kid, or none is
+                                 * loaded: fresh keys might change the answer */
     const char *user_id;        /* NULL when anonymous */
     char path[TG_PATH_MAX + 1]; /* the normalised path, "" when refused before */
     struct tg_variable variables[TG_VARIABLES_MAX];

@@ -34,7 +34,9 @@ enum tg_jwt_status {
     TG_JWT_MALFORMED,
     TG_JWT_ALGORITHM_REFUSED,
     TG_JWT_NO_KEY,
+    TG_JWT_UNKNOWN_KID,       /* a kid no loaded key has: keys may be refreshed */
     TG_JWT_BAD_SIGNATURE,
+    TG_JWT_BAD_SIGNATURE_UNKNOWN_KID, /* kid unknown, no kid-less key verified it */
     TG_JWT_EXPIRED,
     TG_JWT_NOT_YET_VALID,
     TG_JWT_ISSUED_IN_FUTURE,

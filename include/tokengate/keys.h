@@ -69,6 +69,16 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
                               char *err, size_t err_size);
 void tg_keyset_clear(struct tg_keyset *set);
 
+/* Adds a copy of SOURCE (sharing its immutable public key) to SET. */
+int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char *err,
+                       size_t err_size);
+/* Adds a copy of every key of SOURCE to SET. */
+int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source, char *err,
+                      size_t err_size);
+/* True when every key of SUBSET (same kid, algorithms and key material) is
+ * also in SET: what was verified with SUBSET still holds under SET. */
+bool tg_keyset_contains_all(const struct tg_keyset *set, const struct tg_keyset *subset);
+
 /* Verifies SIGNATURE over INPUT with KEY under ALG, which must be one of the
  * key's algorithms. ES* signatures are JOSE's raw r||s form. */
 bool tg_signature_verify(const struct tg_key *key, enum tg_alg alg,

@@ -274,10 +274,19 @@ static void test_configuration_refuses_unusable_jwks(void **state)
     assert_non_null(problems);
     assert_non_null(strstr(problems, ":3: jwks: "));
     assert_non_null(strstr(problems, "holds no key that can verify"));
-    assert_non_null(strstr(problems, ":4: jwks: fetching a JWK set from a URL"));
+    /* A URL is the refresher's to fetch, not a file to open. */
+    assert_null(strstr(problems, ":4:"));
     assert_non_null(strstr(problems, ":5: jwks: cannot open /nonexistent.json"));
     free(problems);
     free(text);
+    /* Keys must not travel in clear: http:// only to loopback. */
+    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+                                       "jwks = http://idp.example/jwks\n");
+    assert_non_null(problems);
+    assert_non_null(strstr(problems, ":3: jwks: expected a file or an https:// URL"));
+    free(problems);
+    assert_null(support_config_problems("[token]\nissuer = https://i.example\n"
+                                        "jwks = http://127.0.0.1:8443/jwks\n"));
     unlink(empty);
     free(empty);
 }

@@ -1,0 +1,65 @@
+/* http.h - fetch one document over HTTPS with libcurl.
+ *
+ * The only network client in tokengate: it fetches key material from
+ * providers. Every fetch has a connect and a total timeout, verifies the
+ * peer's certificate and host name (there is no switch to turn that off;
+ * ca_file adds a private CA), follows no redirect, and keeps at most
+ * TG_HTTP_BODY_MAX bytes. Plain http:// is allowed only to a loopback
+ * address, where nothing leaves the machine.
+ *
+ * The header parsers below are pure and used by the key refresher.
+ */
+#ifndef TOKENGATE_HTTP_H
+#define TOKENGATE_HTTP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define TG_HTTP_BODY_MAX (256 * 1024)
+#define TG_HTTP_CONNECT_TIMEOUT_MS 5000
+#define TG_HTTP_TOTAL_TIMEOUT_MS 10000
+#define TG_HTTP_HEADERS_MAX 4
+
+struct tg_http_options {
+    const char *ca_file;          /* NULL: the system's CA bundle */
+    long connect_timeout_ms;      /* 0: TG_HTTP_CONNECT_TIMEOUT_MS */
+    long total_timeout_ms;        /* 0: TG_HTTP_TOTAL_TIMEOUT_MS */
+    const atomic_bool *cancel;    /* when set to true, a fetch in progress stops */
+};
+
+struct tg_http_response {
+    long status;                  /* HTTP status, 0 when none arrived */
+    char *body;                   /* NUL-terminated; the caller frees it */
+    size_t body_len;
+    long max_age;                 /* Cache-Control max-age in seconds, or -1 */
+    long retry_after;             /* Retry-After in seconds from now, or -1 */
+};
+
+/* Fetches URL with up to TG_HTTP_HEADERS_MAX extra request HEADERS ("Name:
+ * value", NULL-terminated list, may be NULL). Returns 0 once any HTTP
+ * response arrived (whatever its status), or -1 with a sentence in ERR for a
+ * transport failure. ERR never holds a header value: headers carry the API
+ * key. */
+int tg_http_get(const struct tg_http_options *options, const char *url,
+                const char *const *headers, struct tg_http_response *response, char *err,
+                size_t err_size);
+void tg_http_response_clear(struct tg_http_response *response);
+
+/* Call once, before any thread starts (libcurl's global state). */
+int tg_http_global_init(void);
+
+/* True when URL may be fetched: https://HOST..., or http:// to 127.0.0.0/8,
+ * [::1] or localhost. */
+bool tg_http_url_allowed(const char *url);
+
+/* The max-age of a Cache-Control VALUE, or -1 when it has none (or says
+ * no-store / no-cache, which mean "do not keep": -1 as well). */
+long tg_http_max_age_parse(const char *value);
+
+/* The seconds a Retry-After VALUE asks for (delta-seconds or an HTTP date,
+ * compared with NOW), or -1 when it is neither. */
+long tg_http_retry_after_parse(const char *value, time_t now);
+
+#endif

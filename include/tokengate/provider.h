@@ -1,0 +1,51 @@
+/* provider.h - what key providers answer, read without any network.
+ *
+ * Three kinds of remote key source: PropelAuth's token verification metadata
+ * (one PEM key), a JWK set at a URL, and OpenID Connect discovery (a document
+ * naming the JWK set's URL). These functions turn a fetched body and status
+ * into keys or a sentence for the log, and decide when to fetch next; the
+ * refresher (refresh.h) does the fetching.
+ */
+#ifndef TOKENGATE_PROVIDER_H
+#define TOKENGATE_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tokengate/jwk.h"
+#include "tokengate/keys.h"
+
+#define TG_URL_MAX 1024
+
+enum tg_source_kind {
+    TG_SOURCE_PROPELAUTH,     /* {backend}/api/v1/token_verification_metadata */
+    TG_SOURCE_JWKS_URL,       /* a JWK set */
+    TG_SOURCE_OIDC,           /* {issuer}/.well-known/openid-configuration, then its jwks_uri */
+};
+
+/* Adds the verifier key of a PropelAuth metadata BODY ({"verifier_key_pem":
+ * "-----BEGIN PUBLIC KEY-----..."}) to SET. Returns 0, or -1 with ERR. */
+int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set, char *err,
+                              size_t err_size);
+
+/* Reads an OpenID Connect discovery BODY: its "issuer" must be ISSUER
+ * exactly (OpenID Connect Discovery 1.0, section 4.3) and its "jwks_uri" a
+ * URL tokengate may fetch, copied to JWKS_URI (TG_URL_MAX bytes). Returns 0,
+ * or -1 with ERR. */
+int tg_provider_discovery_read(const char *body, size_t len, const char *issuer, char *jwks_uri,
+                               char *err, size_t err_size);
+
+/* A sentence for the log about a non-200 STATUS from a source of KIND, e.g.
+ * that PropelAuth's 401 means the API key is wrong. */
+const char *tg_provider_status_explain(enum tg_source_kind kind, long status);
+
+/* When to fetch a source next, in seconds from now.
+ *  - after a success: the response's MAX_AGE (-1: none) bounded to
+ *    [MIN_INTERVAL, INTERVAL], else INTERVAL;
+ *  - after FAILURES consecutive failures (>= 1): MIN_INTERVAL doubled per
+ *    failure, at most INTERVAL, but never before RETRY_AFTER (-1: none),
+ *    which a 429 or 503 may carry. */
+long tg_provider_next_fetch(bool success, long max_age, long retry_after, int failures,
+                            long interval, long min_interval);
+
+#endif

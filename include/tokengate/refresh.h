@@ -1,0 +1,69 @@
+/* refresh.h - keys that stay fresh: remote key sources fetched in the
+ * background.
+ *
+ * The refresher owns the configured remote sources (PropelAuth metadata, JWK
+ * set URLs, OIDC discovery), each with its last good keys. It fetches them in
+ * its own thread, never on a request's path: at start, every
+ * refresh_interval (or the provider's Cache-Control max-age, bounded), after
+ * a failure with a doubling back-off, and when a request brings a token whose
+ * kid no key has (at most once per refresh_min_interval). Every good key set
+ * is saved in state_dir and read back at start, so a restart while the
+ * provider is down still verifies.
+ *
+ * Whenever the keys change it publishes a whole new key set (the static keys
+ * from files plus every source's last good keys) through a callback; the
+ * receiver swaps it in. A failed fetch never removes a key.
+ */
+#ifndef TOKENGATE_REFRESH_H
+#define TOKENGATE_REFRESH_H
+
+#include <stdbool.h>
+
+#include "tokengate/config.h"
+#include "tokengate/keys.h"
+
+/* How long a request with an unknown kid waits for the fetch it started
+ * (or joined): a little more than one fetch's total timeout. */
+#define TG_REFRESH_WAIT_SECONDS 12
+
+/* Receives a complete key set; the receiver owns it from then on. Called
+ * with the refresher's lock held: it must not call back into the refresher. */
+typedef void (*tg_keys_publish_fn)(void *context, struct tg_keyset *keys);
+
+struct tg_refresher;
+
+struct tg_refresher *tg_refresher_new(tg_keys_publish_fn publish, void *context);
+
+/* Adopts CONFIG's remote sources and STATIC_KEYS (moved into the refresher;
+ * emptied). Sources already known keep their keys and schedule; new ones
+ * start from the keys saved in state_dir, if any, and are fetched at once.
+ * Publishes the resulting key set before returning. Returns 0, or -1 with
+ * PROBLEMS (the refresher is then unchanged). */
+int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_config *config,
+                           struct tg_keyset *static_keys, struct tg_problems *problems);
+
+/* Starts the background thread. Returns 0 or -1. */
+int tg_refresher_start(struct tg_refresher *refresher);
+
+/* Fetches every source that has no keys yet, in the calling thread (for
+ * `tokengate check`, which has no background thread). */
+void tg_refresher_fetch_missing(struct tg_refresher *refresher);
+
+/* Called by a request whose token names a kid no key has (or when no key is
+ * loaded at all). Starts a fetch of every source unless one ran less than
+ * refresh_min_interval ago, joins a fetch already under way, and waits for
+ * it (at most TG_REFRESH_WAIT_SECONDS). True when a fetch finished, so that
+ * deciding again may give another answer; false at once when rate limited or
+ * there is nothing to fetch. The caller must hold no lock a publication
+ * needs. */
+bool tg_refresher_await_unknown_key(struct tg_refresher *refresher);
+
+/* How many fetches of sources have been started (for the log and tests). */
+unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher);
+
+/* Stops fetching: a fetch under way is cancelled, waiting requests return.
+ * Then tg_refresher_free() joins the thread and frees everything. */
+void tg_refresher_stop(struct tg_refresher *refresher);
+void tg_refresher_free(struct tg_refresher *refresher);
+
+#endif

@@ -1,0 +1,241 @@
+/* http.c - one bounded HTTPS GET with libcurl (see http.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "tokengate/http.h"
+
+int tg_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+/* The host part of URL after SCHEME_LEN characters, into HOST. */
+static bool url_host(const char *url, size_t scheme_len, char *host, size_t size)
+{
+    const char *authority = url + scheme_len;
+    size_t len = strcspn(authority, "/?#");
+    if (len == 0 || memchr(authority, '@', len))
+        return false;
+    size_t host_len = len;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', len);
+        if (!close)
+            return false;
+        host_len = (size_t)(close - authority) + 1;
+    } else {
+        const char *colon = memchr(authority, ':', len);
+        if (colon)
+            host_len = (size_t)(colon - authority);
+    }
+    if (host_len == 0 || host_len >= size)
+        return false;
+    memcpy(host, authority, host_len);
+    host[host_len] = '\0';
+    for (size_t i = 0; i < host_len; i++)
+        if ((unsigned char)host[i] <= 0x20 || (unsigned char)host[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+bool tg_http_url_allowed(const char *url)
+{
+    char host[256];
+    if (!strncmp(url, "https://", 8))
+        return url_host(url, 8, host, sizeof host);
+    if (strncmp(url, "http://", 7) != 0 || !url_host(url, 7, host, sizeof host))
+        return false;
+    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
+        return true;
+    /* 127.0.0.0/8 written as a dotted quad, nothing cleverer. */
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
+}
+
+long tg_http_max_age_parse(const char *value)
+{
+    long max_age = -1;
+    const char *cursor = value;
+    while (*cursor) {
+        cursor += strspn(cursor, " \t,");
+        size_t len = strcspn(cursor, ",");
+        if (!strncasecmp(cursor, "no-store", 8) || !strncasecmp(cursor, "no-cache", 8))
+            return -1;
+        if (!strncasecmp(cursor, "max-age=", 8)) {
+            const char *digits = cursor + 8;
+            if (*digits == '"')
+                digits++;
+            if (!isdigit((unsigned char)*digits))
+                return -1;
+            errno = 0;
+            char *end;
+            unsigned long long seconds = strtoull(digits, &end, 10);
+            /* RFC 9111 5.2.1.1: an overflowing value means "a very long
+             * time"; the caller bounds it anyway. */
+            max_age = errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
+        }
+        cursor += len;
+    }
+    return max_age;
+}
+
+long tg_http_retry_after_parse(const char *value, time_t now)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        errno = 0;
+        unsigned long long seconds = strtoull(value, &end, 10);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (*end)
+            return -1;
+        return errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
+    }
+    time_t when = curl_getdate(value, NULL);
+    if (when == -1)
+        return -1;
+    return when <= now ? 0 : (long)(when - now);
+}
+
+struct body {
+    char *data;
+    size_t len;
+    bool too_large;
+};
+
+static size_t body_write(char *chunk, size_t size, size_t count, void *argument)
+{
+    struct body *body = argument;
+    size_t len = size * count;
+    if (len > TG_HTTP_BODY_MAX - body->len) {
+        body->too_large = true;
+        return 0;
+    }
+    char *grown = realloc(body->data, body->len + len + 1);
+    if (!grown)
+        return 0;
+    memcpy(grown + body->len, chunk, len);
+    body->data = grown;
+    body->len += len;
+    body->data[body->len] = '\0';
+    return len;
+}
+
+static int progress_check(void *argument, curl_off_t dltotal, curl_off_t dlnow,
+                          curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const atomic_bool *cancel = argument;
+    return cancel && atomic_load(cancel) ? 1 : 0;
+}
+
+static long header_seconds(CURL *curl, const char *name, time_t now)
+{
+    struct curl_header *header = NULL;
+    if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK || !header)
+        return -1;
+    return strcmp(name, "Retry-After") == 0 ? tg_http_retry_after_parse(header->value, now)
+                                            : tg_http_max_age_parse(header->value);
+}
+
+int tg_http_get(const struct tg_http_options *options, const char *url,
+                const char *const *headers, struct tg_http_response *response, char *err,
+                size_t err_size)
+{
+    memset(response, 0, sizeof *response);
+    response->max_age = -1;
+    response->retry_after = -1;
+    if (!tg_http_url_allowed(url)) {
+        snprintf(err, err_size, "refusing to fetch %s: only https://, or http:// to loopback",
+                 url);
+        return -1;
+    }
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        snprintf(err, err_size, "cannot set up a transfer (out of memory)");
+        return -1;
+    }
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers && headers[i] && i < TG_HTTP_HEADERS_MAX; i++) {
+        struct curl_slist *grown = curl_slist_append(list, headers[i]);
+        if (!grown) {
+            curl_slist_free_all(list);
+            curl_easy_cleanup(curl);
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        list = grown;
+    }
+    struct body body = {0};
+    char curl_error[CURL_ERROR_SIZE] = "";
+    long connect_ms = options->connect_timeout_ms > 0 ? options->connect_timeout_ms
+                                                      : TG_HTTP_CONNECT_TIMEOUT_MS;
+    long total_ms = options->total_timeout_ms > 0 ? options->total_timeout_ms
+                                                  : TG_HTTP_TOTAL_TIMEOUT_MS;
+
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (options->ca_file && options->ca_file[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, options->ca_file);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "tokengate/" PACKAGE_VERSION);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TG_HTTP_BODY_MAX);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_check);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)options->cancel);
+
+    CURLcode code = curl_easy_perform(curl);
+    int result = 0;
+    if (code != CURLE_OK) {
+        if (body.too_large || code == CURLE_FILESIZE_EXCEEDED)
+            snprintf(err, err_size, "%s: the response is larger than %d KiB", url,
+                     TG_HTTP_BODY_MAX / 1024);
+        else if (code == CURLE_ABORTED_BY_CALLBACK)
+            snprintf(err, err_size, "%s: fetch cancelled", url);
+        else
+            snprintf(err, err_size, "%s: %s", url,
+                     curl_error[0] ? curl_error : curl_easy_strerror(code));
+        free(body.data);
+        result = -1;
+    } else {
+        time_t now = time(NULL);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
+        response->max_age = header_seconds(curl, "Cache-Control", now);
+        response->retry_after = header_seconds(curl, "Retry-After", now);
+        response->body = body.data ? body.data : strdup("");
+        response->body_len = body.len;
+        if (!response->body) {
+            snprintf(err, err_size, "out of memory");
+            result = -1;
+        }
+    }
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    return result;
+}
+
+void tg_http_response_clear(struct tg_http_response *response)
+{
+    free(response->body);
+    memset(response, 0, sizeof *response);
+    response->max_age = -1;
+    response->retry_after = -1;
+}

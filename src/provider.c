@@ -1,0 +1,120 @@
+/* provider.c - reading what key providers answer (see provider.h). */
+#include "tokengate/provider.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tokengate/http.h"
+
+/* Refreshing more than daily protects nothing, and a huge max-age must not
+ * stop rotation from ever being noticed. */
+#define RETRY_AFTER_MAX (24 * 3600)
+
+static json_t *object_load(const char *body, size_t len, const char *what, char *err,
+                           size_t err_size)
+{
+    json_error_t error;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+    if (!root) {
+        snprintf(err, err_size, "the %s is not JSON (line %d: %s)", what, error.line, error.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, err_size, "the %s is not a JSON object", what);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set, char *err,
+                              size_t err_size)
+{
+    json_t *root = object_load(body, len, "token verification metadata", err, err_size);
+    if (!root)
+        return -1;
+    json_t *pem = json_object_get(root, "verifier_key_pem");
+    int result = -1;
+    if (!json_is_string(pem)) {
+        snprintf(err, err_size, "the token verification metadata has no verifier_key_pem");
+    } else {
+        char why[256];
+        result = tg_keyset_add_pem(set, json_string_value(pem), json_string_length(pem), NULL,
+                                   why, sizeof why);
+        if (result != 0)
+            snprintf(err, err_size, "verifier_key_pem: %s", why);
+    }
+    json_decref(root);
+    return result;
+}
+
+int tg_provider_discovery_read(const char *body, size_t len, const char *issuer, char *jwks_uri,
+                               char *err, size_t err_size)
+{
+    json_t *root = object_load(body, len, "discovery document", err, err_size);
+    if (!root)
+        return -1;
+    const char *found_issuer = json_string_value(json_object_get(root, "issuer"));
+    const char *uri = json_string_value(json_object_get(root, "jwks_uri"));
+    int result = -1;
+    /* A document naming another issuer could hand us an attacker's keys
+     * for our issuer: the discovery spec requires the exact match. */
+    if (!found_issuer)
+        snprintf(err, err_size, "the discovery document has no issuer");
+    else if (strcmp(found_issuer, issuer) != 0)
+        snprintf(err, err_size, "the discovery document names issuer '%.200s', not %s",
+                 found_issuer, issuer);
+    else if (!uri)
+        snprintf(err, err_size, "the discovery document has no jwks_uri");
+    else if (strlen(uri) >= TG_URL_MAX || !tg_http_url_allowed(uri))
+        snprintf(err, err_size, "the discovery document's jwks_uri '%.200s' is not an https:// "
+                                "URL", uri);
+    else {
+        strcpy(jwks_uri, uri);
+        result = 0;
+    }
+    json_decref(root);
+    return result;
+}
+
+const char *tg_provider_status_explain(enum tg_source_kind kind, long status)
+{
+    if (kind == TG_SOURCE_PROPELAUTH) {
+        switch (status) {
+        case 401: return "PropelAuth refused the API key (401): check api_key_file";
+        case 404: return "PropelAuth does not know this auth URL (404): check auth_url";
+        case 429: return "PropelAuth is rate limiting us (429): backing off";
+        default: break;
+        }
+    }
+    switch (status) {
+    case 401:
+    case 403: return "the provider refused access to its keys";
+    case 404: return "nothing at this URL (404): check the configured URL";
+    case 429: return "the provider is rate limiting us (429): backing off";
+    default: return status >= 500 ? "the provider failed (server error)"
+                                  : "the provider answered an unexpected status";
+    }
+}
+
+long tg_provider_next_fetch(bool success, long max_age, long retry_after, int failures,
+                            long interval, long min_interval)
+{
+    if (min_interval > interval)
+        min_interval = interval;
+    if (success) {
+        if (max_age < 0)
+            return interval;
+        return max_age < min_interval ? min_interval : max_age > interval ? interval : max_age;
+    }
+    long delay = min_interval;
+    for (int i = 1; i < failures && delay < interval; i++)
+        delay *= 2;
+    if (delay > interval)
+        delay = interval;
+    if (retry_after > delay)
+        delay = retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : retry_after;
+    return delay;
+}

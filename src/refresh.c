@@ -1,0 +1,685 @@
+/* refresh.c - the background key refresher (see refresh.h).
+ *
+ * One lock guards everything here. Fetches run without it: the thread takes
+ * a snapshot of what to fetch (a "job" per source), fetches, then applies the
+ * results under the lock to the sources that still exist. Each source has an
+ * id that a reconfiguration never reuses, so a fetch started for an old
+ * configuration cannot touch the new one.
+ */
+#include "tokengate/refresh.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "tokengate/http.h"
+#include "tokengate/jwk.h"
+#include "tokengate/log.h"
+#include "tokengate/provider.h"
+#include "tokengate/text.h"
+
+#define SOURCES_MAX (TG_KEY_SOURCES_MAX + 2)
+#define API_KEY_MAX 512
+
+struct source {
+    unsigned long id;
+    enum tg_source_kind kind;
+    char url[TG_URL_MAX];         /* metadata URL, JWK set URL, or the OIDC issuer */
+    char authority[256];          /* PropelAuth: the X-Propelauth-url value */
+    char state_path[PATH_MAX];    /* where its last good answer is kept */
+    char where[PATH_MAX + 16];    /* "FILE:LINE" of its entry, for the log */
+    struct tg_keyset keys;        /* last good keys (count 0: none yet) */
+    time_t next_fetch;            /* monotonic seconds */
+    time_t not_before;            /* monotonic: the provider asked us to wait */
+    int failures;                 /* consecutive */
+};
+
+/* What a fetch needs, copied out of the lock. */
+struct job {
+    unsigned long id;
+    enum tg_source_kind kind;
+    char url[TG_URL_MAX];
+    char authority[256];
+    char where[PATH_MAX + 16];
+};
+
+struct outcome {
+    bool success;
+    struct tg_keyset keys;
+    char *body;                   /* the JWK set or metadata, to save */
+    size_t body_len;
+    long max_age;
+    long retry_after;
+};
+
+struct tg_refresher {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;          /* the thread: work or stop */
+    pthread_cond_t finished;      /* waiting requests: a round ended */
+    pthread_t thread;
+    bool thread_running;
+    atomic_bool stopping;
+
+    tg_keys_publish_fn publish;
+    void *context;
+
+    struct source *sources[SOURCES_MAX];
+    size_t source_count;
+    unsigned long next_id;
+    struct tg_keyset static_keys;
+    char api_key[API_KEY_MAX];
+    char ca_file[PATH_MAX];
+    char state_dir[PATH_MAX];
+    long interval;
+    long min_interval;
+
+    /* Unknown-kid fetches: DEMAND asks the next round to fetch everything;
+     * waiters wait until ROUNDS_FINISHED reaches the round that serves them. */
+    bool demand;
+    bool round_serves_demand;
+    bool round_running;
+    bool demanded_ever;
+    time_t last_demand;
+    unsigned long rounds_started;
+    unsigned long rounds_finished;
+    atomic_ulong fetches;
+};
+
+static time_t monotonic_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec;
+}
+
+struct tg_refresher *tg_refresher_new(tg_keys_publish_fn publish, void *context)
+{
+    struct tg_refresher *refresher = calloc(1, sizeof *refresher);
+    if (!refresher)
+        return NULL;
+    pthread_condattr_t attributes;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_mutex_init(&refresher->lock, NULL);
+    pthread_cond_init(&refresher->wake, &attributes);
+    pthread_cond_init(&refresher->finished, &attributes);
+    pthread_condattr_destroy(&attributes);
+    refresher->publish = publish;
+    refresher->context = context;
+    refresher->next_id = 1;
+    return refresher;
+}
+
+/* ---- sources from the configuration ---------------------------------- */
+
+/* The file a source's last good answer lives in: named by kind and a hash
+ * of what identifies the source, so that changing a URL never loads keys
+ * saved for another. */
+static void source_state_path(struct source *source, const char *state_dir)
+{
+    static const char *const prefixes[] = {"propelauth", "jwks", "oidc"};
+    char identity[TG_URL_MAX + 300];
+    snprintf(identity, sizeof identity, "%d %s %s", (int)source->kind, source->url,
+             source->authority);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned digest_len = 0;
+    EVP_Digest(identity, strlen(identity), digest, &digest_len, EVP_sha256(), NULL);
+    char hex[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    snprintf(source->state_path, sizeof source->state_path, "%s/%s-%s.json", state_dir,
+             prefixes[source->kind], hex);
+}
+
+static struct source *source_new(enum tg_source_kind kind, const char *url,
+                                 const char *authority, const char *file, int line)
+{
+    struct source *source = calloc(1, sizeof *source);
+    if (!source)
+        return NULL;
+    source->kind = kind;
+    snprintf(source->url, sizeof source->url, "%s", url);
+    snprintf(source->authority, sizeof source->authority, "%s", authority ? authority : "");
+    snprintf(source->where, sizeof source->where, "%s:%d", file, line);
+    return source;
+}
+
+static void source_free(struct source *source)
+{
+    if (!source)
+        return;
+    tg_keyset_clear(&source->keys);
+    free(source);
+}
+
+/* The host[:port] of an https:// URL, for PropelAuth's X-Propelauth-url. */
+static void url_authority_copy(const char *url, char *out, size_t size)
+{
+    const char *rest = strstr(url, "://");
+    rest = rest ? rest + 3 : url;
+    size_t len = strcspn(rest, "/?#");
+    snprintf(out, size, "%.*s", (int)len, rest);
+}
+
+/* Builds the remote sources CONFIG names into SOURCES. Returns the count, or
+ * -1 with PROBLEMS. */
+static int sources_from_config(const struct tg_config *config, struct source **sources,
+                               struct tg_problems *problems)
+{
+    int count = 0;
+    bool failed = false;
+    if (config->api_key_file && config->auth_url) {
+        char url[TG_URL_MAX], authority[256];
+        const char *backend = config->backend_url;
+        size_t backend_len = strlen(backend);
+        while (backend_len > 0 && backend[backend_len - 1] == '/')
+            backend_len--;
+        snprintf(url, sizeof url, "%.*s/api/v1/token_verification_metadata", (int)backend_len,
+                 backend);
+        url_authority_copy(config->auth_url, authority, sizeof authority);
+        if (!(sources[count++] = source_new(TG_SOURCE_PROPELAUTH, url, authority, config->file,
+                                            config->api_key_file_line)))
+            failed = true;
+    }
+    for (size_t i = 0; i < config->jwks_count && !failed; i++)
+        if (tg_config_source_is_url(config->jwks[i].value) &&
+            !(sources[count++] = source_new(TG_SOURCE_JWKS_URL, config->jwks[i].value, NULL,
+                                            config->file, config->jwks[i].line)))
+            failed = true;
+    if (config->oidc_issuer && !failed &&
+        !(sources[count++] = source_new(TG_SOURCE_OIDC, config->oidc_issuer, NULL, config->file,
+                                        config->oidc_issuer_line)))
+        failed = true;
+    if (failed) {
+        for (int i = 0; i < count; i++)
+            source_free(sources[i]);
+        tg_problems_add(problems, config->file, 0, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < count; i++)
+        source_state_path(sources[i], config->state_dir);
+    return count;
+}
+
+/* ---- reading and saving a source's answer ----------------------------- */
+
+static void jwks_warning_log(void *context, const char *message)
+{
+    const struct job *job = context;
+    tg_log(TG_LOG_WARN, "%s: %s: %s", job->where, job->url, message);
+}
+
+/* Turns a source's answer (metadata or JWK set) into keys. */
+static int answer_read(const struct job *job, const char *body, size_t len,
+                       struct tg_keyset *keys, char *err, size_t err_size)
+{
+    if (job->kind == TG_SOURCE_PROPELAUTH)
+        return tg_provider_metadata_read(body, len, keys, err, err_size);
+    int added = tg_keyset_add_jwks(keys, body, len, jwks_warning_log, (void *)job, err, err_size);
+    if (added == 0) {
+        snprintf(err, err_size, "the JWK set holds no key that can verify signatures");
+        return -1;
+    }
+    return added < 0 ? -1 : 0;
+}
+
+static void job_from_source(struct job *job, const struct source *source)
+{
+    job->id = source->id;
+    job->kind = source->kind;
+    memcpy(job->url, source->url, sizeof job->url);
+    memcpy(job->authority, source->authority, sizeof job->authority);
+    memcpy(job->where, source->where, sizeof job->where);
+}
+
+/* Keys written by an earlier run, or none. */
+static void source_load_saved(struct source *source)
+{
+    struct job job;
+    job_from_source(&job, source);
+    size_t len;
+    char err[512];
+    char *body = tg_file_read(source->state_path, TG_HTTP_BODY_MAX, &len, err, sizeof err);
+    if (!body) {
+        if (errno != ENOENT)
+            tg_log(TG_LOG_WARN, "%s: no saved keys for %s: %s", source->where, source->url, err);
+        return;
+    }
+    if (answer_read(&job, body, len, &source->keys, err, sizeof err) != 0) {
+        tg_keyset_clear(&source->keys);
+        tg_log(TG_LOG_WARN, "%s: ignoring saved keys in %s: %s", source->where,
+               source->state_path, err);
+    } else {
+        tg_log(TG_LOG_INFO, "%s: %zu keys for %s loaded from %s", source->where,
+               source->keys.count, source->url, source->state_path);
+    }
+    free(body);
+}
+
+/* Written to a temporary file and renamed, so that a crash never leaves
+ * half a key set for the next start. */
+static void answer_save(const char *state_dir, const char *path, const char *where,
+                        const char *body, size_t len)
+{
+    if (mkdir(state_dir, 0755) != 0 && errno != EEXIST) {
+        tg_log(TG_LOG_WARN, "%s: cannot create state_dir %s (%s): keys are not saved for the "
+                            "next start", where, state_dir, strerror(errno));
+        return;
+    }
+    char temporary[PATH_MAX + 8];
+    snprintf(temporary, sizeof temporary, "%s.new", path);
+    FILE *file = fopen(temporary, "wb");
+    bool ok = file && fwrite(body, 1, len, file) == len;
+    ok = file && fflush(file) == 0 && fsync(fileno(file)) == 0 && ok;
+    if (file && fclose(file) != 0)
+        ok = false;
+    if (!ok || rename(temporary, path) != 0) {
+        tg_log(TG_LOG_WARN, "%s: cannot save keys to %s (%s): the next start needs the "
+                            "provider", where, path, strerror(errno));
+        unlink(temporary);
+    }
+}
+
+/* ---- fetching --------------------------------------------------------- */
+
+struct fetch_settings {
+    char api_key[API_KEY_MAX];
+    char ca_file[PATH_MAX];
+    const atomic_bool *cancel;
+};
+
+static bool fetch_document(struct tg_refresher *refresher, const struct fetch_settings *settings,
+                           const struct job *job, const char *url, bool send_api_key,
+                           struct tg_http_response *response)
+{
+    struct tg_http_options options = {
+        .ca_file = settings->ca_file[0] ? settings->ca_file : NULL,
+        .cancel = settings->cancel,
+    };
+    char authorization[API_KEY_MAX + 32], propelauth_url[300];
+    const char *headers[3] = {NULL, NULL, NULL};
+    if (send_api_key) {
+        snprintf(authorization, sizeof authorization, "Authorization: Bearer %s",
+                 settings->api_key);
+        snprintf(propelauth_url, sizeof propelauth_url, "X-Propelauth-url: %s", job->authority);
+        headers[0] = authorization;
+        headers[1] = propelauth_url;
+    }
+    char err[1024];
+    atomic_fetch_add(&refresher->fetches, 1);
+    int rc = tg_http_get(&options, url, headers, response, err, sizeof err);
+    OPENSSL_cleanse(authorization, sizeof authorization);
+    if (rc != 0) {
+        tg_log(TG_LOG_ERROR, "%s: fetching keys failed: %s", job->where, err);
+        return false;
+    }
+    if (response->status != 200) {
+        tg_log(TG_LOG_ERROR, "%s: %s answered %ld: %s", job->where, url, response->status,
+               tg_provider_status_explain(job->kind, response->status));
+        return false;
+    }
+    return true;
+}
+
+static void source_fetch(struct tg_refresher *refresher, const struct fetch_settings *settings,
+                         const struct job *job, struct outcome *outcome)
+{
+    struct tg_http_response response;
+    const char *url = job->url;
+    char discovery_url[TG_URL_MAX + 64], jwks_uri[TG_URL_MAX];
+    char err[1024];
+    outcome->max_age = outcome->retry_after = -1;
+    if (job->kind == TG_SOURCE_OIDC) {
+        size_t len = strlen(job->url);
+        while (len > 0 && job->url[len - 1] == '/')
+            len--;
+        snprintf(discovery_url, sizeof discovery_url, "%.*s/.well-known/openid-configuration",
+                 (int)len, job->url);
+        bool ok = fetch_document(refresher, settings, job, discovery_url, false, &response);
+        outcome->retry_after = response.retry_after;
+        if (ok && tg_provider_discovery_read(response.body, response.body_len, job->url, jwks_uri,
+                                             err, sizeof err) != 0) {
+            tg_log(TG_LOG_ERROR, "%s: %s: %s", job->where, discovery_url, err);
+            ok = false;
+        }
+        tg_http_response_clear(&response);
+        if (!ok)
+            return;
+        url = jwks_uri;
+    }
+    bool ok = fetch_document(refresher, settings, job, url, job->kind == TG_SOURCE_PROPELAUTH,
+                             &response);
+    outcome->retry_after = response.retry_after;
+    outcome->max_age = response.max_age;
+    if (ok && answer_read(job, response.body, response.body_len, &outcome->keys, err,
+                          sizeof err) != 0) {
+        tg_log(TG_LOG_ERROR, "%s: %s: %s; the previous keys stay in use", job->where, url, err);
+        tg_keyset_clear(&outcome->keys);
+        ok = false;
+    }
+    if (ok) {
+        outcome->success = true;
+        outcome->body = response.body;
+        outcome->body_len = response.body_len;
+        response.body = NULL;
+    }
+    tg_http_response_clear(&response);
+}
+
+/* ---- publishing ------------------------------------------------------- */
+
+/* Static keys plus every source's last good keys, handed to the receiver.
+ * Called with the lock held. */
+static void keys_publish(struct tg_refresher *refresher)
+{
+    struct tg_keyset *keys = calloc(1, sizeof *keys);
+    char err[256] = "out of memory";
+    bool ok = keys && tg_keyset_add_all(keys, &refresher->static_keys, err, sizeof err) == 0;
+    for (size_t i = 0; ok && i < refresher->source_count; i++)
+        ok = tg_keyset_add_all(keys, &refresher->sources[i]->keys, err, sizeof err) == 0;
+    if (!ok) {
+        tg_log(TG_LOG_ERROR, "cannot assemble the key set (%s): the previous keys stay in use",
+               err);
+        if (keys)
+            tg_keyset_clear(keys);
+        free(keys);
+        return;
+    }
+    refresher->publish(refresher->context, keys);
+}
+
+static struct source *source_find(struct tg_refresher *refresher, unsigned long id)
+{
+    for (size_t i = 0; i < refresher->source_count; i++)
+        if (refresher->sources[i]->id == id)
+            return refresher->sources[i];
+    return NULL;
+}
+
+/* Applies one fetch's outcome to its source, if that still exists. Returns
+ * true when the source's keys changed. Called with the lock held. */
+static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
+                          struct outcome *outcome, time_t now)
+{
+    struct source *source = source_find(refresher, job->id);
+    if (!source)
+        return false;
+    if (!outcome->success) {
+        source->failures++;
+        long delay = tg_provider_next_fetch(false, -1, outcome->retry_after, source->failures,
+                                            refresher->interval, refresher->min_interval);
+        source->next_fetch = now + delay;
+        if (outcome->retry_after > 0)
+            source->not_before = now + delay;
+        tg_log(TG_LOG_WARN, "%s: %s: next attempt in %ld s%s", source->where, source->url, delay,
+               source->keys.count ? "; the last good keys stay in use"
+                                  : "; no key from this source yet");
+        return false;
+    }
+    source->failures = 0;
+    source->not_before = 0;
+    source->next_fetch = now + tg_provider_next_fetch(true, outcome->max_age, -1, 0,
+                                                      refresher->interval,
+                                                      refresher->min_interval);
+    bool same = source->keys.count && tg_keyset_contains_all(&outcome->keys, &source->keys) &&
+                tg_keyset_contains_all(&source->keys, &outcome->keys);
+    if (same) {
+        tg_keyset_clear(&outcome->keys);
+        return false;
+    }
+    tg_keyset_clear(&source->keys);
+    source->keys = outcome->keys;
+    memset(&outcome->keys, 0, sizeof outcome->keys);
+    answer_save(refresher->state_dir, source->state_path, source->where, outcome->body,
+                outcome->body_len);
+    char kids[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < source->keys.count && used < sizeof kids - 1; i++)
+        used += (size_t)snprintf(kids + used, sizeof kids - used, "%s%s", i ? ", " : "",
+                                 source->keys.keys[i].kid[0] ? source->keys.keys[i].kid : "-");
+    tg_log(TG_LOG_INFO, "%s: new keys from %s: %zu (kid %s)", source->where, source->url,
+           source->keys.count, kids);
+    return true;
+}
+
+/* One round: fetches every source that is due (or all, for a demand) and
+ * applies the results. Called and returns with the lock held; drops it
+ * while fetching. */
+static void round_run(struct tg_refresher *refresher, bool only_missing)
+{
+    time_t now = monotonic_now();
+    bool demand = refresher->demand;
+    refresher->demand = false;
+    refresher->round_serves_demand = demand;
+    refresher->round_running = true;
+    refresher->rounds_started++;
+
+    struct job *jobs = calloc(refresher->source_count ? refresher->source_count : 1,
+                              sizeof *jobs);
+    struct outcome *outcomes = calloc(refresher->source_count ? refresher->source_count : 1,
+                                      sizeof *outcomes);
+    struct fetch_settings *settings = calloc(1, sizeof *settings);
+    size_t job_count = 0;
+    if (jobs && outcomes && settings) {
+        for (size_t i = 0; i < refresher->source_count; i++) {
+            struct source *source = refresher->sources[i];
+            bool due = only_missing ? source->keys.count == 0
+                                    : demand || source->next_fetch <= now;
+            if (due && source->not_before <= now)
+                job_from_source(&jobs[job_count++], source);
+        }
+        memcpy(settings->api_key, refresher->api_key, sizeof settings->api_key);
+        memcpy(settings->ca_file, refresher->ca_file, sizeof settings->ca_file);
+        settings->cancel = &refresher->stopping;
+    }
+
+    pthread_mutex_unlock(&refresher->lock);
+    for (size_t i = 0; i < job_count && !atomic_load(&refresher->stopping); i++)
+        source_fetch(refresher, settings, &jobs[i], &outcomes[i]);
+    if (settings)
+        OPENSSL_cleanse(settings->api_key, sizeof settings->api_key);
+    pthread_mutex_lock(&refresher->lock);
+
+    now = monotonic_now();
+    bool changed = false;
+    for (size_t i = 0; i < job_count; i++) {
+        if (outcome_apply(refresher, &jobs[i], &outcomes[i], now))
+            changed = true;
+        tg_keyset_clear(&outcomes[i].keys);
+        free(outcomes[i].body);
+    }
+    if (changed)
+        keys_publish(refresher);
+    free(jobs);
+    free(outcomes);
+    free(settings);
+    refresher->round_running = false;
+    refresher->rounds_finished++;
+    pthread_cond_broadcast(&refresher->finished);
+}
+
+static void *refresher_run(void *argument)
+{
+    struct tg_refresher *refresher = argument;
+    pthread_mutex_lock(&refresher->lock);
+    while (!atomic_load(&refresher->stopping)) {
+        time_t now = monotonic_now();
+        time_t next = now + 24 * 3600;
+        for (size_t i = 0; i < refresher->source_count; i++) {
+            const struct source *source = refresher->sources[i];
+            time_t due = source->next_fetch > source->not_before ? source->next_fetch
+                                                                 : source->not_before;
+            if (due < next)
+                next = due;
+        }
+        if (refresher->demand || (refresher->source_count && next <= now)) {
+            round_run(refresher, false);
+            continue;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += next - now;
+        pthread_cond_timedwait(&refresher->wake, &refresher->lock, &deadline);
+    }
+    pthread_mutex_unlock(&refresher->lock);
+    return NULL;
+}
+
+/* ---- the interface ---------------------------------------------------- */
+
+int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_config *config,
+                           struct tg_keyset *static_keys, struct tg_problems *problems)
+{
+    char api_key[API_KEY_MAX] = "";
+    if (config->api_key_file &&
+        tg_config_api_key_read(config, api_key, sizeof api_key, problems) != 0)
+        return -1;
+    struct source *sources[SOURCES_MAX];
+    int count = sources_from_config(config, sources, problems);
+    if (count < 0) {
+        OPENSSL_cleanse(api_key, sizeof api_key);
+        return -1;
+    }
+
+    pthread_mutex_lock(&refresher->lock);
+    time_t now = monotonic_now();
+    for (int i = 0; i < count; i++) {
+        struct source *fresh = sources[i];
+        fresh->id = refresher->next_id++;
+        fresh->next_fetch = now;
+        /* A source the old configuration had too keeps what it knows. */
+        for (size_t j = 0; j < refresher->source_count; j++) {
+            struct source *old = refresher->sources[j];
+            if (old && strcmp(old->state_path, fresh->state_path) == 0) {
+                fresh->keys = old->keys;
+                memset(&old->keys, 0, sizeof old->keys);
+                fresh->next_fetch = old->next_fetch;
+                fresh->not_before = old->not_before;
+                fresh->failures = old->failures;
+                break;
+            }
+        }
+        if (fresh->keys.count == 0)
+            source_load_saved(fresh);
+    }
+    for (size_t j = 0; j < refresher->source_count; j++)
+        source_free(refresher->sources[j]);
+    memcpy(refresher->sources, sources, (size_t)count * sizeof *sources);
+    refresher->source_count = (size_t)count;
+    tg_keyset_clear(&refresher->static_keys);
+    refresher->static_keys = *static_keys;
+    memset(static_keys, 0, sizeof *static_keys);
+    OPENSSL_cleanse(refresher->api_key, sizeof refresher->api_key);
+    memcpy(refresher->api_key, api_key, sizeof api_key);
+    OPENSSL_cleanse(api_key, sizeof api_key);
+    snprintf(refresher->ca_file, sizeof refresher->ca_file, "%s",
+             config->ca_file ? config->ca_file : "");
+    snprintf(refresher->state_dir, sizeof refresher->state_dir, "%s", config->state_dir);
+    refresher->interval = config->refresh_interval;
+    refresher->min_interval = config->refresh_min_interval;
+    keys_publish(refresher);
+    pthread_cond_signal(&refresher->wake);
+    pthread_mutex_unlock(&refresher->lock);
+    return 0;
+}
+
+int tg_refresher_start(struct tg_refresher *refresher)
+{
+    pthread_mutex_lock(&refresher->lock);
+    int rc = 0;
+    if (!refresher->thread_running) {
+        rc = pthread_create(&refresher->thread, NULL, refresher_run, refresher);
+        refresher->thread_running = rc == 0;
+    }
+    pthread_mutex_unlock(&refresher->lock);
+    return rc == 0 ? 0 : -1;
+}
+
+void tg_refresher_fetch_missing(struct tg_refresher *refresher)
+{
+    pthread_mutex_lock(&refresher->lock);
+    round_run(refresher, true);
+    pthread_mutex_unlock(&refresher->lock);
+}
+
+bool tg_refresher_await_unknown_key(struct tg_refresher *refresher)
+{
+    pthread_mutex_lock(&refresher->lock);
+    time_t now = monotonic_now();
+    bool any_fetchable = false;
+    for (size_t i = 0; i < refresher->source_count; i++)
+        if (refresher->sources[i]->not_before <= now)
+            any_fetchable = true;
+    unsigned long target;
+    if (!refresher->thread_running || atomic_load(&refresher->stopping) || !any_fetchable) {
+        pthread_mutex_unlock(&refresher->lock);
+        return false;
+    }
+    if (refresher->demand) {
+        target = refresher->rounds_started + 1;        /* asked for, not yet started */
+    } else if (!refresher->demanded_ever ||
+               now - refresher->last_demand >= refresher->min_interval) {
+        refresher->demand = true;
+        refresher->demanded_ever = true;
+        refresher->last_demand = now;
+        target = refresher->rounds_started + 1;
+        pthread_cond_signal(&refresher->wake);
+    } else if (refresher->round_running && refresher->round_serves_demand) {
+        target = refresher->rounds_started;            /* the one under way */
+    } else {
+        pthread_mutex_unlock(&refresher->lock);
+        return false;                                   /* rate limited */
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += TG_REFRESH_WAIT_SECONDS;
+    while (refresher->rounds_finished < target && !atomic_load(&refresher->stopping))
+        if (pthread_cond_timedwait(&refresher->finished, &refresher->lock, &deadline) == ETIMEDOUT)
+            break;
+    bool done = refresher->rounds_finished >= target;
+    pthread_mutex_unlock(&refresher->lock);
+    return done;
+}
+
+unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher)
+{
+    return atomic_load(&refresher->fetches);
+}
+
+void tg_refresher_stop(struct tg_refresher *refresher)
+{
+    if (!refresher)
+        return;
+    pthread_mutex_lock(&refresher->lock);
+    atomic_store(&refresher->stopping, true);
+    pthread_cond_broadcast(&refresher->wake);
+    pthread_cond_broadcast(&refresher->finished);
+    pthread_mutex_unlock(&refresher->lock);
+}
+
+void tg_refresher_free(struct tg_refresher *refresher)
+{
+    if (!refresher)
+        return;
+    tg_refresher_stop(refresher);
+    if (refresher->thread_running)
+        pthread_join(refresher->thread, NULL);
+    for (size_t i = 0; i < refresher->source_count; i++)
+        source_free(refresher->sources[i]);
+    tg_keyset_clear(&refresher->static_keys);
+    OPENSSL_cleanse(refresher->api_key, sizeof refresher->api_key);
+    pthread_cond_destroy(&refresher->wake);
+    pthread_cond_destroy(&refresher->finished);
+    pthread_mutex_destroy(&refresher->lock);
+    free(refresher);
+}
