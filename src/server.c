@@ -334,12 +334,15 @@ int tg_serve(const char *config_path)
     sigaddset(&handled, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
 
+    /* Read before the refresher starts: from then on the keys may be
+     * replaced at any moment, and are only read under the lock. */
+    size_t key_count = current.keys->count;
     int status = 0;
     if (tg_refresher_start(refresher) != 0) {
         tg_log(TG_LOG_ERROR, "cannot start the key refresher thread");
         status = 1;
     }
-    if (current.keys->count == 0)
+    if (key_count == 0)
         tg_log(TG_LOG_WARN, "no verification key yet (none in files, none saved in %s): "
                             "requests with a token get 503 until a provider answers",
                config->state_dir);
@@ -364,7 +367,7 @@ int tg_serve(const char *config_path)
         status = 1;
     tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys",
            PACKAGE_VERSION, config->listen ? config->listen : "inherited socket", threads,
-           config->rule_count, current.keys->count);
+           config->rule_count, key_count);
 
     while (status == 0) {
         int received = 0;

@@ -98,6 +98,42 @@ else
     failed=$((failed + 1))
 fi
 
+# sanitizer_check NAME REPORTS OUTPUT COMMAND...: runs COMMAND (whose
+# sanitizer writes its reports to files REPORTS.*); passes when it exits 0
+# and no report was written.
+sanitizer_check() {
+    name=$1 reports=$2 output=$3
+    shift 3
+    rm -f "$reports".*
+    "$@" >"$output" 2>&1
+    if [ $? -eq 0 ] && ! ls "$reports".* >/dev/null 2>&1; then
+        echo "ok - $name: $(tail -n 1 "$output")"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name"
+        tail -n 20 "$output"
+        cat "$reports".* 2>/dev/null | head -n 60
+        failed=$((failed + 1))
+        rm -f "$reports".*
+    fi
+}
+
+# The server under AddressSanitizer + UndefinedBehaviorSanitizer: the direct
+# FastCGI tests and the key fetching (threads, libcurl, reloads, shutdown
+# with leak checking at exit).
+echo "=== AddressSanitizer: FastCGI server and key fetching"
+if [ -x "$builds/sanitize/tokengate" ]; then
+    sanitizer_check "FastCGI and key-fetch tests under ASan+UBSan" /tmp/tokengate-asan \
+        "$builds/sanitize/pytest.out" env TOKENGATE="$builds/sanitize/tokengate" \
+        ASAN_OPTIONS="detect_leaks=1:log_path=/tmp/tokengate-asan" \
+        UBSAN_OPTIONS="print_stacktrace=1:log_path=/tmp/tokengate-asan" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py"
+else
+    echo "not ok - no sanitizer build of tokengate"
+    failed=$((failed + 1))
+fi
+
 # ThreadSanitizer: the token cache's concurrency test, and the server's
 # worker threads, reloads and shutdown under the direct FastCGI tests; any
 # report fails the run.
@@ -109,26 +145,12 @@ if (cd "$tsan" && "$top/configure" -q CFLAGS="-O1 -g -fsanitize=thread" \
         LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1 &&
         make -j2 tests/unit/test_cache >>"$tsan/make.out" 2>&1)
 then
-    # tsan_check NAME OUTPUT COMMAND...: runs COMMAND; passes when it exits 0
-    # and ThreadSanitizer wrote no report.
-    tsan_check() {
-        name=$1 output=$2
-        shift 2
-        TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan" "$@" >"$output" 2>&1
-        if [ $? -eq 0 ] && ! ls /tmp/tokengate-tsan.* >/dev/null 2>&1; then
-            echo "ok - $name under ThreadSanitizer: $(tail -n 1 "$output")"
-            passed=$((passed + 1))
-        else
-            echo "not ok - $name under ThreadSanitizer"
-            tail -n 20 "$output"
-            cat /tmp/tokengate-tsan.* 2>/dev/null | head -n 60
-            failed=$((failed + 1))
-            rm -f /tmp/tokengate-tsan.*
-        fi
-    }
-    tsan_check "token cache" "$tsan/test_cache.out" "$tsan/tests/unit/test_cache"
-    tsan_check "FastCGI tests" "$tsan/pytest.out" env TOKENGATE="$tsan/tokengate" \
-        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py"
+    export TSAN_OPTIONS="halt_on_error=0 log_path=/tmp/tokengate-tsan"
+    sanitizer_check "token cache under ThreadSanitizer" /tmp/tokengate-tsan \
+        "$tsan/test_cache.out" "$tsan/tests/unit/test_cache"
+    sanitizer_check "FastCGI and key-fetch tests under ThreadSanitizer" /tmp/tokengate-tsan \
+        "$tsan/pytest.out" env TOKENGATE="$tsan/tokengate" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py"
 else
     echo "not ok - ThreadSanitizer build failed"
     tail -n 20 "$tsan/make.out" 2>/dev/null
