@@ -44,8 +44,15 @@ int tg_cli_config_test(const char *config_path)
     struct tg_config *config = tg_cli_config_load(config_path, &keys);
     if (!config)
         return 1;
-    printf("%s: configuration is valid (%zu rules, %zu keys)\n", config_path, config->rule_count,
-           keys.count);
+    size_t remote = (config->api_key_file ? 1 : 0) + (config->oidc_issuer ? 1 : 0);
+    for (size_t i = 0; i < config->jwks_count; i++)
+        remote += tg_config_source_is_url(config->jwks[i].value);
+    if (remote)
+        printf("%s: configuration is valid (%zu rules, %zu keys from files, remote key "
+               "sources: %zu)\n", config_path, config->rule_count, keys.count, remote);
+    else
+        printf("%s: configuration is valid (%zu rules, %zu keys)\n", config_path,
+               config->rule_count, keys.count);
     tg_config_free(config);
     tg_keyset_clear(&keys);
     return 0;
