@@ -158,7 +158,8 @@ else
 fi
 
 # Fuzzing: the JSON reader against jansson, path normalisation against its
-# invariants, the token check against forgery; a short run of each.
+# invariants, the token check against forgery, and what providers answer
+# (metadata, discovery, JWK sets, cache headers); a short run of each.
 echo "=== fuzzing (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD="$builds/fuzz" "$top/tests/fuzz/run.sh" \
     >"$builds/fuzz.out" 2>&1

@@ -14,10 +14,12 @@ core="$top/src/base64url.c $top/src/json.c $top/src/path.c $top/src/keys.c $top/
       $top/src/text.c $top/src/claims.c $top/src/log.c $top/src/cache.c"
 passed=0
 failed=0
-for target in json path jwt; do
+for target in json path jwt provider; do
     extra=""
     [ "$target" = jwt ] && extra="$top/tests/unit/support.c $top/src/config.c $top/src/rules.c \
-        $top/src/jwk.c $(pkg-config --libs inih)"
+        $top/src/jwk.c $top/src/http.c $top/src/provider.c $(pkg-config --libs inih libcurl)"
+    [ "$target" = provider ] && extra="$top/src/jwk.c $top/src/http.c $top/src/provider.c \
+        $(pkg-config --libs libcurl)"
     # shellcheck disable=SC2086
     if ! clang $flags -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $core $extra \
             $libs >"$out/build-$target.log" 2>&1; then

@@ -1,0 +1,48 @@
+/* Fuzzing what providers send over the network: the first byte picks the
+ * reader (PropelAuth metadata, OIDC discovery, a JWK set, Cache-Control,
+ * Retry-After), the rest is the body. None may crash, leak or read out of
+ * bounds; discovery may only hand back a URL tokengate is allowed to fetch,
+ * and the header readers never return less than -1. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokengate/http.h"
+#include "tokengate/jwk.h"
+#include "tokengate/provider.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    char *body = malloc(size);
+    memcpy(body, data + 1, size - 1);
+    body[size - 1] = '\0';
+    size_t len = size - 1;
+    static struct tg_keyset keys;
+    char err[512], uri[TG_URL_MAX];
+    switch (data[0] % 5) {
+    case 0:
+        tg_provider_metadata_read(body, len, &keys, err, sizeof err);
+        break;
+    case 1:
+        if (tg_provider_discovery_read(body, len, "https://idp.example", uri, err, sizeof err) ==
+                0 && !tg_http_url_allowed(uri))
+            abort();
+        break;
+    case 2:
+        tg_keyset_add_jwks(&keys, body, len, NULL, NULL, err, sizeof err);
+        break;
+    case 3:
+        if (tg_http_max_age_parse(body) < -1)
+            abort();
+        break;
+    default:
+        if (tg_http_retry_after_parse(body, 1700000000) < -1)
+            abort();
+        break;
+    }
+    tg_keyset_clear(&keys);
+    free(body);
+    return 0;
+}
