@@ -325,6 +325,13 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
         refuse(decision, 400, "invalid_request", "the request lacks a method or URI");
         return;
     }
+    size_t bearer_len = 0;
+    const char *bearer =
+        request->authorization ? bearer_token(request->authorization, &bearer_len) : NULL;
+    /* With many tokens cached, their entries are in main memory: asking
+     * for this one now lets the fetch overlap the path and rule work. */
+    if (bearer)
+        tg_cache_prefetch(cache, bearer, bearer_len);
     const char *why;
     if (tg_path_normalize(request->uri, decision->path, &why) != 0) {
         decision->path[0] = '\0';
@@ -361,7 +368,8 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
     bool optional = require == TG_REQUIRE_OPTIONAL;
     if (request->authorization && request->authorization[0]) {
         decision->credential_present = true;
-        token = bearer_token(request->authorization, &token_len);
+        token = bearer;
+        token_len = bearer_len;
         if (!token) {
             if (optional)
                 allow_anonymous(decision, config->variable_prefix,

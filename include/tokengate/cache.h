@@ -8,10 +8,11 @@
  *
  * Shared by all worker threads: entries are spread over shards, each with
  * its own lock, hash table and least-recently-used list, so eviction is
- * O(1) and threads rarely wait on each other. Bounded by an entry count and
- * by memory. Only tokens that passed every check are added, so invalid
- * tokens cannot push valid ones out. A configuration reload starts a new
- * cache; tg_cache_clear() empties one when keys change.
+ * O(1) and threads rarely wait on each other (a hit moves its entry to the
+ * front at most every 10 s). Bounded by an entry count and by memory. Only
+ * tokens that passed every check are added, so invalid tokens cannot push
+ * valid ones out. A configuration reload starts a new cache, and so does a
+ * key rotation that removes a key; tg_cache_clear() empties one.
  */
 #ifndef TOKENGATE_CACHE_H
 #define TOKENGATE_CACHE_H
@@ -26,6 +27,13 @@ struct tg_cache;
  * when MAX_ENTRIES is 0 (caching off) or memory is short. */
 struct tg_cache *tg_cache_new(size_t max_entries, size_t max_bytes);
 void tg_cache_free(struct tg_cache *cache);
+
+#define TG_CACHE_PREFETCH_MAX 4096
+
+/* A hint: starts bringing TOKEN's entry, if cached, into the CPU's cache
+ * and returns at once, so that with many tokens cached the memory access
+ * overlaps the work done before tg_cache_contains(). Decides nothing. */
+void tg_cache_prefetch(struct tg_cache *cache, const char *token, size_t len);
 
 /* True when TOKEN (LEN bytes) was added and has not expired by NOW. */
 bool tg_cache_contains(struct tg_cache *cache, const char *token, size_t len, time_t now);

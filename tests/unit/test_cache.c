@@ -149,6 +149,21 @@ static void test_bounded_by_entries_and_memory(void **state)
     assert_false(tg_cache_contains(cache, "token-0", 7, SUPPORT_NOW));
     tg_cache_free(cache);
 
+    /* Hits keep a token: with one shard's worth of room, the token hit
+     * (after the touch interval) survives a stream of newer tokens that
+     * evicts its unhit twin, added just after it. */
+    cache = tg_cache_new(16 * 8, 1 << 20);
+    tg_cache_add(cache, "kept", 4, SUPPORT_NOW + 100000);
+    tg_cache_add(cache, "lost", 4, SUPPORT_NOW + 100000);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(token, sizeof token, "stream-%d", i);
+        tg_cache_add(cache, token, strlen(token), SUPPORT_NOW + 100000);
+        /* A second per token: moved to the front every tenth. */
+        assert_true(tg_cache_contains(cache, "kept", 4, SUPPORT_NOW + i));
+    }
+    assert_false(tg_cache_contains(cache, "lost", 4, SUPPORT_NOW));
+    tg_cache_free(cache);
+
     /* Memory: 16 shards of 4 KiB hold a handful of 1 KiB tokens each. */
     cache = tg_cache_new(100000, 64 * 1024);
     char big[1024];
