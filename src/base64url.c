@@ -28,6 +28,20 @@ static const uint8_t decode_table[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
+/* decode_table's values already shifted into place for each of a group's
+ * four characters, with bit 31 set for a character outside the alphabet:
+ * a group is then four loads and three ORs. Filled once, at load time. */
+static uint32_t shifted_table[4][256];
+
+__attribute__((constructor)) static void shifted_table_fill(void)
+{
+    for (int c = 0; c < 256; c++)
+        for (int position = 0; position < 4; position++)
+            shifted_table[position][c] = decode_table[c] == 255
+                                             ? UINT32_C(0x80000000)
+                                             : (uint32_t)decode_table[c] << (18 - 6 * position);
+}
+
 ssize_t tg_base64url_decode(const char *in, size_t in_len, unsigned char *out)
 {
     if (in_len % 4 == 1)
@@ -36,11 +50,10 @@ ssize_t tg_base64url_decode(const char *in, size_t in_len, unsigned char *out)
     size_t whole = in_len - in_len % 4;
     size_t written = 0;
     for (size_t i = 0; i < whole; i += 4) {
-        uint32_t a = decode_table[text[i]], b = decode_table[text[i + 1]];
-        uint32_t c = decode_table[text[i + 2]], d = decode_table[text[i + 3]];
-        if ((a | b | c | d) & 0x80)
+        uint32_t triple = shifted_table[0][text[i]] | shifted_table[1][text[i + 1]] |
+                          shifted_table[2][text[i + 2]] | shifted_table[3][text[i + 3]];
+        if (triple & UINT32_C(0x80000000))
             return -1;
-        uint32_t triple = a << 18 | b << 12 | c << 6 | d;
         out[written] = (unsigned char)(triple >> 16);
         out[written + 1] = (unsigned char)(triple >> 8);
         out[written + 2] = (unsigned char)triple;

@@ -80,16 +80,17 @@ static bool variable_add(struct tg_decision *decision, const char *prefix, const
     if (decision->variable_count >= TG_VARIABLES_MAX)
         return false;
     size_t prefix_len = strlen(prefix), suffix_len = strlen(suffix);
-    char name[96];
-    if (prefix_len + suffix_len >= sizeof name)
+    size_t value_len = strlen(value);
+    if (decision->text_used + prefix_len + suffix_len + value_len + 2 > sizeof decision->text)
         return false;
+    /* Name and value go straight into the decision's storage. */
+    struct tg_variable *variable = &decision->variables[decision->variable_count];
+    char *name = decision->text + decision->text_used;
     memcpy(name, prefix, prefix_len);
     memcpy(name + prefix_len, suffix, suffix_len + 1);
-    struct tg_variable *variable = &decision->variables[decision->variable_count];
-    variable->name = text_store(decision, name, prefix_len + suffix_len);
-    variable->value = text_store(decision, value, strlen(value));
-    if (!variable->name || !variable->value)
-        return false;
+    decision->text_used += prefix_len + suffix_len + 1;
+    variable->name = name;
+    variable->value = text_store(decision, value, value_len);
     decision->variable_count++;
     return true;
 }

@@ -130,6 +130,27 @@ static bool escape_decode(char *text, size_t len, size_t *read, size_t *write)
     return true;
 }
 
+/* 1 for the bytes a string may hold as they are: printable ASCII (and DEL)
+ * except the quote and the backslash. */
+static const unsigned char string_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* Reads the string whose quote is at reader->pos into token TOKEN. */
 static bool string_read(struct reader *reader, struct tg_json_token *token)
 {
@@ -138,9 +159,9 @@ static bool string_read(struct reader *reader, struct tg_json_token *token)
     token->type = TG_JSON_STRING;
     token->start = (uint16_t)read;
     /* Most strings are plain ASCII without escapes: scan them without
-     * copying. The text ends in a NUL, which stops this loop too. */
-    while ((unsigned char)text[read] >= 0x20 && (unsigned char)text[read] < 0x80 &&
-           text[read] != '"' && text[read] != '\\')
+     * copying, a table lookup per byte. The text ends in a NUL, which
+     * stops this loop too. */
+    while (string_plain[(unsigned char)text[read]])
         read++;
     size_t write = read;
     for (;;) {
@@ -364,7 +385,8 @@ int tg_json_get(const struct tg_json *json, int object, const char *key)
     int member = object + 1;
     for (int i = 0; i < json->tokens[object].size; i++) {
         const struct tg_json_token *name = &json->tokens[member];
-        if (name->length == key_length &&
+        /* The first byte settles most mismatches without a call. */
+        if (name->length == key_length && json->text[name->start] == key[0] &&
             memcmp(json->text + name->start, key, key_length) == 0)
             return member + 1;
         member = json->tokens[member + 1].end;
