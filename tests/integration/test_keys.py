@@ -4,9 +4,8 @@ refusing, rate limiting, hanging, answering garbage, or gone."""
 import concurrent.futures
 import json
 import os
-import stat
+import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -360,7 +359,6 @@ def test_check_command_fetches_keys(gates, workdir, provider):
 
 
 def test_reload_keeps_fetched_keys(gates, workdir, provider):
-    import signal
     gate = gate_for(gates, workdir, provider, "jwks").start()
     gate.wait_for_keys()
     token = gate.token()
@@ -370,3 +368,14 @@ def test_reload_keeps_fetched_keys(gates, workdir, provider):
     # The source is the same: its keys stay, although the provider fails.
     assert "configuration reloaded: 2 rules, 1 keys" in gate.output()
     assert request(gate.address, token)[0] == 200
+
+
+def test_sigterm_while_a_fetch_hangs_exits_promptly(gates, workdir, provider):
+    provider.set_answer(JWKS_PATH, "hang")
+    gate = gate_for(gates, workdir, provider, "jwks").start()
+    harness.wait_for(lambda: provider.count(JWKS_PATH) >= 1, "the hanging fetch")
+    started = time.monotonic()
+    assert gate.process.stop() == 0
+    # The fetch is cancelled rather than waited for (its timeout is 10 s).
+    assert time.monotonic() - started < 3
+    assert "stopped" in gate.output()
