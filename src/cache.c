@@ -22,7 +22,7 @@ struct entry {
     struct entry *newer, *older; /* the shard's least-recently-used list */
     uint64_t hash;
     time_t expires;
-    time_t touched;              /* last moved to the front by a hit; 0: never */
+    time_t touched;              /* when last put at the front */
     size_t len;
     char token[];
 };
@@ -183,7 +183,8 @@ bool tg_cache_contains(struct tg_cache *cache, const char *token, size_t len, ti
     return found;
 }
 
-void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t expires)
+void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t now,
+                  time_t expires)
 {
     if (!cache)
         return;
@@ -197,7 +198,7 @@ void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t 
         return;
     fresh->hash = hash;
     fresh->expires = expires;
-    fresh->touched = 0;
+    fresh->touched = now;        /* it goes to the front now */
     fresh->len = len;
     memcpy(fresh->token, token, len);
 

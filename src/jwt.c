@@ -233,7 +233,7 @@ static enum tg_jwt_status token_verify(const struct tg_jwt_policy *policy, const
     /* Only tokens that passed everything are remembered, so invalid ones
      * can never push valid ones out. */
     if (status == TG_JWT_VALID && !cached)
-        tg_cache_add(policy->cache, token, len, (time_t)expires);
+        tg_cache_add(policy->cache, token, len, now, (time_t)expires);
     return status;
 }
 

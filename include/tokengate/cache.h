@@ -38,8 +38,9 @@ void tg_cache_prefetch(struct tg_cache *cache, const char *token, size_t len);
 /* True when TOKEN (LEN bytes) was added and has not expired by NOW. */
 bool tg_cache_contains(struct tg_cache *cache, const char *token, size_t len, time_t now);
 
-/* Remembers TOKEN as verified until EXPIRES (its exp plus leeway). */
-void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t expires);
+/* Remembers TOKEN, verified at NOW, until EXPIRES (its exp plus leeway). */
+void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t now,
+                  time_t expires);
 
 /* Forgets every token (for a key change). */
 void tg_cache_clear(struct tg_cache *cache);

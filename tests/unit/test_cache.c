@@ -137,7 +137,7 @@ static void test_bounded_by_entries_and_memory(void **state)
     char token[64];
     for (int i = 0; i < 1000; i++) {
         snprintf(token, sizeof token, "token-%d", i);
-        tg_cache_add(cache, token, strlen(token), SUPPORT_NOW + 60);
+        tg_cache_add(cache, token, strlen(token), SUPPORT_NOW, SUPPORT_NOW + 60);
     }
     struct tg_cache_stats stats;
     tg_cache_stats(cache, &stats);
@@ -153,11 +153,11 @@ static void test_bounded_by_entries_and_memory(void **state)
      * (after the touch interval) survives a stream of newer tokens that
      * evicts its unhit twin, added just after it. */
     cache = tg_cache_new(16 * 8, 1 << 20);
-    tg_cache_add(cache, "kept", 4, SUPPORT_NOW + 100000);
-    tg_cache_add(cache, "lost", 4, SUPPORT_NOW + 100000);
+    tg_cache_add(cache, "kept", 4, SUPPORT_NOW, SUPPORT_NOW + 100000);
+    tg_cache_add(cache, "lost", 4, SUPPORT_NOW, SUPPORT_NOW + 100000);
     for (int i = 0; i < 2000; i++) {
         snprintf(token, sizeof token, "stream-%d", i);
-        tg_cache_add(cache, token, strlen(token), SUPPORT_NOW + 100000);
+        tg_cache_add(cache, token, strlen(token), SUPPORT_NOW, SUPPORT_NOW + 100000);
         /* A second per token: moved to the front every tenth. */
         assert_true(tg_cache_contains(cache, "kept", 4, SUPPORT_NOW + i));
     }
@@ -170,7 +170,7 @@ static void test_bounded_by_entries_and_memory(void **state)
     for (int i = 0; i < 1000; i++) {
         memset(big, 'a' + i % 26, sizeof big);
         snprintf(big, 16, "%d-", i);
-        tg_cache_add(cache, big, sizeof big, SUPPORT_NOW + 60);
+        tg_cache_add(cache, big, sizeof big, SUPPORT_NOW, SUPPORT_NOW + 60);
     }
     tg_cache_stats(cache, &stats);
     assert_true(stats.bytes <= 64 * 1024);
