@@ -448,6 +448,7 @@ static void token_key_set(struct parser *parser, int key, const char *value)
         break;
     case KEY_CA_FILE:
         string_set(parser, &config->ca_file, value);
+        config->ca_file_line = parser->line;
         break;
     }
 }
@@ -1010,6 +1011,17 @@ size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *key
         else if (added == 0)
             tg_problems_add(problems, config->file, source->line,
                             "jwks: %s holds no key that can verify signatures", source->value);
+    }
+    /* Checked now rather than at the first fetch, minutes later. */
+    if (config->ca_file && config->ca_file[0]) {
+        char *bundle = tg_file_read(config->ca_file, 16 * 1024 * 1024, &(size_t){0}, err,
+                                    sizeof err);
+        if (!bundle)
+            tg_problems_add(problems, config->file, config->ca_file_line, "ca_file: %s", err);
+        else if (!strstr(bundle, "-----BEGIN CERTIFICATE-----"))
+            tg_problems_add(problems, config->file, config->ca_file_line,
+                            "ca_file: %s holds no PEM certificate", config->ca_file);
+        free(bundle);
     }
     if (config->api_key_file) {
         char api_key[512];

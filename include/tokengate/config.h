@@ -65,6 +65,7 @@ struct tg_config {
     long refresh_interval;
     long refresh_min_interval;
     char *ca_file;
+    int ca_file_line;
 
     /* [roles] */
     struct tg_role_hierarchy hierarchy;

@@ -247,6 +247,15 @@ static void test_remote_source_configuration(void **state)
     assert_non_null(config);
     assert_string_equal(config->issuer, "https://idp.example/realms/x");
     tg_config_free(config);
+    /* A CA bundle that cannot be read, or holds no certificate. */
+    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+                                       "jwks = https://i.example/k\nca_file = /nonexistent.pem\n");
+    assert_non_null(strstr(problems, ":4: ca_file: cannot open /nonexistent.pem"));
+    free(problems);
+    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+                                       "jwks = https://i.example/k\nca_file = /etc/hostname\n");
+    assert_non_null(strstr(problems, ":4: ca_file: /etc/hostname holds no PEM certificate"));
+    free(problems);
     problems = support_config_problems("[token]\nissuer = https://i.example\n"
                                        "api_key_file = /etc/hostname\n");
     assert_non_null(strstr(problems, "api_key_file needs auth_url"));
