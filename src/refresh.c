@@ -53,8 +53,17 @@ struct job {
     char where[PATH_MAX + 16];
 };
 
+/* Warnings about skipped keys, held back until it is known whether the
+ * keys changed: a provider publishing an unusable key would otherwise have
+ * it reported at every refresh. */
+struct warnings {
+    char text[2048];              /* one warning per line */
+    size_t used;
+};
+
 struct outcome {
     bool success;
+    struct warnings warnings;
     struct tg_keyset keys;
     char *body;                   /* the JWK set or metadata, to save */
     size_t body_len;
@@ -213,19 +222,32 @@ static int sources_from_config(const struct tg_config *config, struct source **s
 
 /* ---- reading and saving a source's answer ----------------------------- */
 
-static void jwks_warning_log(void *context, const char *message)
+static void warning_keep(void *context, const char *message)
 {
-    const struct job *job = context;
-    tg_log(TG_LOG_WARN, "%s: %s: %s", job->where, job->url, message);
+    struct warnings *warnings = context;
+    int written = snprintf(warnings->text + warnings->used, sizeof warnings->text - warnings->used,
+                           "%s\n", message);
+    if (written > 0 && (size_t)written < sizeof warnings->text - warnings->used)
+        warnings->used += (size_t)written;
 }
 
-/* Turns a source's answer (metadata or JWK set) into keys. */
+static void warnings_log(const struct warnings *warnings, const char *where, const char *url)
+{
+    const char *line = warnings->text;
+    for (const char *end; (end = memchr(line, '\n', warnings->used - (size_t)(line - warnings->text)));
+         line = end + 1)
+        tg_log(TG_LOG_WARN, "%s: %s: %.*s", where, url, (int)(end - line), line);
+}
+
+/* Turns a source's answer (metadata or JWK set) into keys, keeping the
+ * warnings about skipped keys in WARNINGS. */
 static int answer_read(const struct job *job, const char *body, size_t len,
-                       struct tg_keyset *keys, char *err, size_t err_size)
+                       struct tg_keyset *keys, struct warnings *warnings, char *err,
+                       size_t err_size)
 {
     if (job->kind == TG_SOURCE_PROPELAUTH)
         return tg_provider_metadata_read(body, len, keys, err, err_size);
-    int added = tg_keyset_add_jwks(keys, body, len, jwks_warning_log, (void *)job, err, err_size);
+    int added = tg_keyset_add_jwks(keys, body, len, warning_keep, warnings, err, err_size);
     if (added == 0) {
         snprintf(err, err_size, "the JWK set holds no key that can verify signatures");
         return -1;
@@ -255,7 +277,10 @@ static void source_load_saved(struct source *source)
             tg_log(TG_LOG_WARN, "%s: no saved keys for %s: %s", source->where, source->url, err);
         return;
     }
-    if (answer_read(&job, body, len, &source->keys, err, sizeof err) != 0) {
+    struct warnings warnings = {.used = 0};
+    int rc = answer_read(&job, body, len, &source->keys, &warnings, err, sizeof err);
+    warnings_log(&warnings, source->where, source->url);
+    if (rc != 0) {
         tg_keyset_clear(&source->keys);
         tg_log(TG_LOG_WARN, "%s: ignoring saved keys in %s: %s", source->where,
                source->state_path, err);
@@ -361,8 +386,9 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
                              &response);
     outcome->retry_after = response.retry_after;
     outcome->max_age = response.max_age;
-    if (ok && answer_read(job, response.body, response.body_len, &outcome->keys, err,
-                          sizeof err) != 0) {
+    if (ok && answer_read(job, response.body, response.body_len, &outcome->keys,
+                          &outcome->warnings, err, sizeof err) != 0) {
+        warnings_log(&outcome->warnings, job->where, url);
         tg_log(TG_LOG_ERROR, "%s: %s: %s; the previous keys stay in use", job->where, url, err);
         tg_keyset_clear(&outcome->keys);
         ok = false;
@@ -437,6 +463,7 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
         tg_keyset_clear(&outcome->keys);
         return false;
     }
+    warnings_log(&outcome->warnings, source->where, source->url);
     tg_keyset_clear(&source->keys);
     source->keys = outcome->keys;
     memset(&outcome->keys, 0, sizeof outcome->keys);

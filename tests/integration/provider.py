@@ -111,6 +111,7 @@ class Provider:
         self.delay = 0.0          # seconds before answering a key request
         self.retry_after = None   # sent with 429/503
         self.max_age = None       # Cache-Control max-age on key answers
+        self.extra_jwks = []      # raw JWKs served beside the signing keys
         self.counts = {}
         self.seen_headers = []
         self.release = threading.Event()
@@ -166,7 +167,7 @@ class Provider:
             if path == DISCOVERY_PATH:
                 return {"issuer": self.url, "jwks_uri": self.url + JWKS_PATH,
                         "id_token_signing_alg_values_supported": ["RS256"]}
-            return {"keys": [key.jwk() for key in self.keys]}
+            return {"keys": [key.jwk() for key in self.keys] + list(self.extra_jwks)}
 
     def _handler(self):
         provider = self

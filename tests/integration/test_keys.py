@@ -336,6 +336,16 @@ def test_cache_control_max_age_sets_the_refresh(gates, workdir, provider):
     assert provider.count(JWKS_PATH) == settled
 
 
+def test_skipped_keys_are_reported_once_not_at_every_refresh(gates, workdir, provider):
+    provider.extra_jwks = [dict(provider.current.jwk(), kid="k-enc", use="enc")]
+    provider.max_age = 1
+    gate = gate_for(gates, workdir, provider, "jwks").start()
+    gate.wait_for_keys()
+    harness.wait_for(lambda: provider.count(JWKS_PATH) >= 3, "two more refreshes", timeout=8)
+    assert gate.output().count("(kid k-enc) skipped") == 1, gate.output()
+    assert request(gate.address, gate.token())[0] == 200
+
+
 def test_tls_is_verified_without_the_private_ca(gates, workdir, provider):
     gate = gate_for(gates, workdir, provider, "jwks")
     with open(gate.config) as f:
