@@ -519,8 +519,10 @@ static void round_run(struct tg_refresher *refresher, bool only_missing)
 
     now = monotonic_now();
     bool changed = false;
+    bool stopping = atomic_load(&refresher->stopping);
     for (size_t i = 0; i < job_count; i++) {
-        if (outcome_apply(refresher, &jobs[i], &outcomes[i], now))
+        /* Fetches cut short by a stop are not failures worth a log line. */
+        if (!stopping && outcome_apply(refresher, &jobs[i], &outcomes[i], now))
             changed = true;
         tg_keyset_clear(&outcomes[i].keys);
         free(outcomes[i].body);
