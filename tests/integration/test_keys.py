@@ -328,9 +328,14 @@ def test_cache_control_max_age_sets_the_refresh(gates, workdir, provider):
     gate.wait_for_keys()
     harness.wait_for(lambda: provider.count(JWKS_PATH) >= 3, "refreshes every second",
                      timeout=8)
-    # Without max-age, refresh_interval (600 s) applies: no more fetches.
-    provider.max_age = None
-    harness.wait_for(lambda: provider.count(JWKS_PATH) >= 4, "one more fetch", timeout=5)
+    # Without max-age, refresh_interval (600 s) applies: after the first
+    # answer without it, no more fetches. (Changed under the provider's lock,
+    # so that the count says which answers still carried max-age.)
+    with provider.lock:
+        provider.max_age = None
+        changed_at = provider.counts.get(JWKS_PATH, 0)
+    harness.wait_for(lambda: provider.count(JWKS_PATH) > changed_at, "one more fetch",
+                     timeout=5)
     settled = provider.count(JWKS_PATH)
     time.sleep(2.5)
     assert provider.count(JWKS_PATH) == settled
