@@ -56,6 +56,14 @@ static uint64_t token_hash(const struct tg_cache *cache, const char *token, size
         hash *= 0xff51afd7ed558ccdull;
         hash ^= hash >> 32;
     }
+    /* MurmurHash3's finaliser: the shard comes from the top bits and the
+     * bucket from the bottom ones, and both must depend on every input bit
+     * (without it, tokens differing in their last byte shared shards). */
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdull;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53ull;
+    hash ^= hash >> 33;
     return hash;
 }
 
