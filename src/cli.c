@@ -62,10 +62,7 @@ int tg_cli_config_test(const char *config_path)
 static void check_keys_receive(void *context, struct tg_keyset *keys)
 {
     struct tg_keyset **slot = context;
-    if (*slot) {
-        tg_keyset_clear(*slot);
-        free(*slot);
-    }
+    tg_keyset_free(*slot);
     *slot = keys;
 }
 
@@ -208,8 +205,7 @@ int tg_cli_check(int argc, char **argv, const char *config_path)
     status = decision.status == 200 ? 0 : 1;
     tg_config_free(config);
     tg_keyset_clear(&keys);
-    tg_keyset_clear(loaded);
-    free(loaded);
+    tg_keyset_free(loaded);
 done:
     for (size_t i = 0; i < CHECK_PARAMS_MAX; i++)
         free(params[i]);

@@ -181,6 +181,21 @@ static bool key_contexts_prepare(struct tg_key *key)
     return true;
 }
 
+/* Gives KEY its public key PKEY (owned from now on) verifying ALGS, and
+ * sets up its verify contexts. On failure KEY is released. */
+static int key_public_set(struct tg_key *key, EVP_PKEY *pkey, unsigned algs, char *err,
+                          size_t err_size)
+{
+    key->pkey = pkey;
+    key->algs = algs;
+    if (!key_contexts_prepare(key)) {
+        key_release(key);
+        snprintf(err, err_size, "cannot set up verification for this key");
+        return -1;
+    }
+    return 0;
+}
+
 int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
                        char *err, size_t err_size)
 {
@@ -209,13 +224,8 @@ int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, e
         }
         algs = TG_ALG_BIT(only);
     }
-    key->pkey = pkey;
-    key->algs = algs;
-    if (!key_contexts_prepare(key)) {
-        key_release(key);
-        snprintf(err, err_size, "cannot set up verification for this key");
+    if (key_public_set(key, pkey, algs, err, err_size) != 0)
         return -1;
-    }
     set->count++;
     return 0;
 }
@@ -301,8 +311,8 @@ int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char 
     struct tg_key *key = keyset_slot(set, source->kid, err, err_size);
     if (!key)
         return -1;
-    key->algs = source->algs;
     if (source->secret) {
+        key->algs = source->algs;
         if (!(key->secret = malloc(source->secret_len))) {
             snprintf(err, err_size, "out of memory");
             return -1;
@@ -315,12 +325,8 @@ int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char 
             snprintf(err, err_size, "cannot share the key");
             return -1;
         }
-        key->pkey = source->pkey;
-        if (!key_contexts_prepare(key)) {
-            key_release(key);
-            snprintf(err, err_size, "cannot set up verification for this key");
+        if (key_public_set(key, source->pkey, source->algs, err, err_size) != 0)
             return -1;
-        }
     }
     set->count++;
     return 0;
@@ -362,6 +368,14 @@ void tg_keyset_clear(struct tg_keyset *set)
     for (size_t i = 0; i < set->count; i++)
         key_release(&set->keys[i]);
     memset(set, 0, sizeof *set);
+}
+
+void tg_keyset_free(struct tg_keyset *set)
+{
+    if (set) {
+        tg_keyset_clear(set);
+        free(set);
+    }
 }
 
 /* JOSE carries ECDSA signatures as fixed-size r||s; OpenSSL wants DER. */

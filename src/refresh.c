@@ -416,9 +416,7 @@ static void keys_publish(struct tg_refresher *refresher)
     if (!ok) {
         tg_log(TG_LOG_ERROR, "cannot assemble the key set (%s): the previous keys stay in use",
                err);
-        if (keys)
-            tg_keyset_clear(keys);
-        free(keys);
+        tg_keyset_free(keys);
         return;
     }
     refresher->publish(refresher->context, keys);

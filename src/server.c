@@ -64,14 +64,6 @@ static pthread_rwlock_t state_lock;
 static atomic_bool stopping;
 static struct tg_refresher *refresher;
 
-static void keyset_free(struct tg_keyset *keys)
-{
-    if (keys) {
-        tg_keyset_clear(keys);
-        free(keys);
-    }
-}
-
 /* Loads the configuration and the keys in files; logs every problem. */
 static struct tg_config *config_load(const char *path, struct tg_keyset **static_keys)
 {
@@ -86,7 +78,7 @@ static struct tg_config *config_load(const char *path, struct tg_keyset **static
     tg_problems_clear(&problems);
     if (!ok) {
         tg_config_free(config);
-        keyset_free(*static_keys);
+        tg_keyset_free(*static_keys);
         *static_keys = NULL;
         return NULL;
     }
@@ -113,7 +105,7 @@ static void keys_receive(void *context, struct tg_keyset *keys)
     current.keys = keys;
     pthread_rwlock_unlock(&state_lock);
     tg_cache_free(old_cache);
-    keyset_free(old_keys);
+    tg_keyset_free(old_keys);
 }
 
 /* Hands the refresher CONFIG's sources and STATIC_KEYS (consumed); it
@@ -125,7 +117,7 @@ static bool keys_configure(const struct tg_config *config, struct tg_keyset *sta
     for (size_t i = 0; i < problems.count; i++)
         tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
     tg_problems_clear(&problems);
-    keyset_free(static_keys);
+    tg_keyset_free(static_keys);
     return rc == 0;
 }
 
@@ -398,7 +390,7 @@ int tg_serve(const char *config_path)
     tg_refresher_free(refresher);
     refresher = NULL;
     tg_cache_free(current.cache);
-    keyset_free(current.keys);
+    tg_keyset_free(current.keys);
     tg_config_free(current.config);
     memset(&current, 0, sizeof current);
     tg_log(TG_LOG_INFO, "stopped");

@@ -68,6 +68,8 @@ int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, siz
 int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
                               char *err, size_t err_size);
 void tg_keyset_clear(struct tg_keyset *set);
+/* Clears and frees a key set from the heap (NULL is fine). */
+void tg_keyset_free(struct tg_keyset *set);
 
 /* Adds a copy of SOURCE (sharing its immutable public key) to SET. */
 int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char *err,

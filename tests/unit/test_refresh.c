@@ -72,10 +72,7 @@ static void one_shot_stop(struct one_shot *server)
 static void keys_receive(void *context, struct tg_keyset *keys)
 {
     struct tg_keyset **slot = context;
-    if (*slot) {
-        tg_keyset_clear(*slot);
-        free(*slot);
-    }
+    tg_keyset_free(*slot);
     *slot = keys;
 }
 
@@ -104,12 +101,6 @@ static struct tg_keyset *keys_after(const struct tg_config *config, bool fetch,
     *fetches = tg_refresher_fetch_count(refresher);
     tg_refresher_free(refresher);
     return published;
-}
-
-static void keyset_free(struct tg_keyset *keys)
-{
-    tg_keyset_clear(keys);
-    free(keys);
 }
 
 static size_t directory_count(const char *path, char *name, size_t size)
@@ -146,7 +137,7 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     assert_null(strstr(server.request, "Authorization"));
     assert_int_equal(keys->count, 1);
     assert_string_equal(keys->keys[0].kid, "h1");
-    keyset_free(keys);
+    tg_keyset_free(keys);
     char saved[512];
     assert_int_equal(directory_count(state_dir, saved, sizeof saved), 1);
     assert_non_null(strstr(saved, "/jwks-"));
@@ -156,7 +147,7 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     assert_int_equal(fetches, 0);
     assert_int_equal(keys->count, 1);
     assert_string_equal(keys->keys[0].kid, "h1");
-    keyset_free(keys);
+    tg_keyset_free(keys);
 
     /* A broken saved file is ignored (and the fetch fails: no server). */
     FILE *file = fopen(saved, "w");
@@ -165,7 +156,7 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     keys = keys_after(config, true, &fetches);
     assert_int_equal(fetches, 1);
     assert_int_equal(keys->count, 0);
-    keyset_free(keys);
+    tg_keyset_free(keys);
 
     /* Another URL never reads the keys saved for this one. */
     tg_config_free(config);
@@ -175,7 +166,7 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     fclose(file);
     keys = keys_after(config, false, &fetches);
     assert_int_equal(keys->count, 0);
-    keyset_free(keys);
+    tg_keyset_free(keys);
 
     tg_config_free(config);
     unlink(saved);
