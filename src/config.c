@@ -384,6 +384,7 @@ static void token_key_set(struct parser *parser, int key, const char *value)
             problem(parser, "auth_url: expected https://HOST[:PORT], got '%s'", value);
         } else {
             string_set(parser, &config->auth_url, value);
+            string_set(parser, &config->auth_authority, authority);
             /* PropelAuth's issuer is always https://HOST[:PORT], whatever
              * scheme or path the auth URL was written with. */
             char issuer[300];
@@ -957,6 +958,7 @@ void tg_config_free(struct tg_config *config)
     free(config->oidc_issuer);
     free(config->hmac_secret_file.value);
     free(config->auth_url);
+    free(config->auth_authority);
     free(config->api_key_file);
     free(config->backend_url);
     free(config->issuer);

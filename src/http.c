@@ -142,13 +142,14 @@ static int progress_check(void *argument, curl_off_t dltotal, curl_off_t dlnow,
     return cancel && atomic_load(cancel) ? 1 : 0;
 }
 
-static long header_seconds(CURL *curl, const char *name, time_t now)
+/* The value of the response header NAME, or NULL. Valid only until the
+ * next call: libcurl reuses the storage. */
+static const char *header_value(CURL *curl, const char *name)
 {
     struct curl_header *header = NULL;
     if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK || !header)
-        return -1;
-    return strcmp(name, "Retry-After") == 0 ? tg_http_retry_after_parse(header->value, now)
-                                            : tg_http_max_age_parse(header->value);
+        return NULL;
+    return header->value;
 }
 
 int tg_http_get(const struct tg_http_options *options, const char *url,
@@ -220,10 +221,12 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
         free(body.data);
         result = -1;
     } else {
-        time_t now = time(NULL);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
-        response->max_age = header_seconds(curl, "Cache-Control", now);
-        response->retry_after = header_seconds(curl, "Retry-After", now);
+        const char *value = header_value(curl, "Cache-Control");
+        if (value)
+            response->max_age = tg_http_max_age_parse(value);
+        if ((value = header_value(curl, "Retry-After")))
+            response->retry_after = tg_http_retry_after_parse(value, time(NULL));
         response->body = body.data ? body.data : strdup("");
         response->body_len = body.len;
         if (!response->body) {

@@ -171,13 +171,13 @@ static void source_free(struct source *source)
     free(source);
 }
 
-/* The host[:port] of an https:// URL, for PropelAuth's X-Propelauth-url. */
-static void url_authority_copy(const char *url, char *out, size_t size)
+/* BASE (its trailing slashes dropped) followed by PATH, into OUT. */
+static void url_join(const char *base, const char *path, char *out, size_t size)
 {
-    const char *rest = strstr(url, "://");
-    rest = rest ? rest + 3 : url;
-    size_t len = strcspn(rest, "/?#");
-    snprintf(out, size, "%.*s", (int)len, rest);
+    size_t len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    snprintf(out, size, "%.*s%s", (int)len, base, path);
 }
 
 /* Builds the remote sources CONFIG names into SOURCES. Returns the count, or
@@ -188,16 +188,10 @@ static int sources_from_config(const struct tg_config *config, struct source **s
     int count = 0;
     bool failed = false;
     if (config->api_key_file && config->auth_url) {
-        char url[TG_URL_MAX], authority[256];
-        const char *backend = config->backend_url;
-        size_t backend_len = strlen(backend);
-        while (backend_len > 0 && backend[backend_len - 1] == '/')
-            backend_len--;
-        snprintf(url, sizeof url, "%.*s/api/v1/token_verification_metadata", (int)backend_len,
-                 backend);
-        url_authority_copy(config->auth_url, authority, sizeof authority);
-        if (!(sources[count++] = source_new(TG_SOURCE_PROPELAUTH, url, authority, config->file,
-                                            config->api_key_file_line)))
+        char url[TG_URL_MAX];
+        url_join(config->backend_url, "/api/v1/token_verification_metadata", url, sizeof url);
+        if (!(sources[count++] = source_new(TG_SOURCE_PROPELAUTH, url, config->auth_authority,
+                                            config->file, config->api_key_file_line)))
             failed = true;
     }
     for (size_t i = 0; i < config->jwks_count && !failed; i++)
@@ -241,11 +235,11 @@ static void warnings_log(const struct warnings *warnings, const char *where, con
 
 /* Turns a source's answer (metadata or JWK set) into keys, keeping the
  * warnings about skipped keys in WARNINGS. */
-static int answer_read(const struct job *job, const char *body, size_t len,
+static int answer_read(enum tg_source_kind kind, const char *body, size_t len,
                        struct tg_keyset *keys, struct warnings *warnings, char *err,
                        size_t err_size)
 {
-    if (job->kind == TG_SOURCE_PROPELAUTH)
+    if (kind == TG_SOURCE_PROPELAUTH)
         return tg_provider_metadata_read(body, len, keys, err, err_size);
     int added = tg_keyset_add_jwks(keys, body, len, warning_keep, warnings, err, err_size);
     if (added == 0) {
@@ -267,8 +261,6 @@ static void job_from_source(struct job *job, const struct source *source)
 /* Keys written by an earlier run, or none. */
 static void source_load_saved(struct source *source)
 {
-    struct job job;
-    job_from_source(&job, source);
     size_t len;
     char err[512];
     char *body = tg_file_read(source->state_path, TG_HTTP_BODY_MAX, &len, err, sizeof err);
@@ -278,7 +270,7 @@ static void source_load_saved(struct source *source)
         return;
     }
     struct warnings warnings = {.used = 0};
-    int rc = answer_read(&job, body, len, &source->keys, &warnings, err, sizeof err);
+    int rc = answer_read(source->kind, body, len, &source->keys, &warnings, err, sizeof err);
     warnings_log(&warnings, source->where, source->url);
     if (rc != 0) {
         tg_keyset_clear(&source->keys);
@@ -365,11 +357,8 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
     char err[1024];
     outcome->max_age = outcome->retry_after = -1;
     if (job->kind == TG_SOURCE_OIDC) {
-        size_t len = strlen(job->url);
-        while (len > 0 && job->url[len - 1] == '/')
-            len--;
-        snprintf(discovery_url, sizeof discovery_url, "%.*s/.well-known/openid-configuration",
-                 (int)len, job->url);
+        url_join(job->url, "/.well-known/openid-configuration", discovery_url,
+                 sizeof discovery_url);
         bool ok = fetch_document(refresher, settings, job, discovery_url, false, &response);
         outcome->retry_after = response.retry_after;
         if (ok && tg_provider_discovery_read(response.body, response.body_len, job->url, jwks_uri,
@@ -386,7 +375,7 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
                              &response);
     outcome->retry_after = response.retry_after;
     outcome->max_age = response.max_age;
-    if (ok && answer_read(job, response.body, response.body_len, &outcome->keys,
+    if (ok && answer_read(job->kind, response.body, response.body_len, &outcome->keys,
                           &outcome->warnings, err, sizeof err) != 0) {
         warnings_log(&outcome->warnings, job->where, url);
         tg_log(TG_LOG_ERROR, "%s: %s: %s; the previous keys stay in use", job->where, url, err);

@@ -54,6 +54,7 @@ struct tg_config {
     int oidc_issuer_line;
     struct tg_config_source hmac_secret_file;
     char *auth_url;
+    char *auth_authority;           /* HOST[:PORT] of auth_url: X-Propelauth-url */
     char *api_key_file;
     int api_key_file_line;
     char *backend_url;
