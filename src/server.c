@@ -60,6 +60,7 @@ struct worker {
 };
 
 static struct state current;
+static unsigned long state_generation;  /* counts swaps of config or keys */
 static pthread_rwlock_t state_lock;
 static atomic_bool stopping;
 static struct tg_refresher *refresher;
@@ -103,6 +104,7 @@ static void keys_receive(void *context, struct tg_keyset *keys)
             tg_log(TG_LOG_WARN, "no memory for the token cache: every signature is checked");
     }
     current.keys = keys;
+    state_generation++;
     pthread_rwlock_unlock(&state_lock);
     tg_cache_free(old_cache);
     tg_keyset_free(old_keys);
@@ -119,6 +121,17 @@ static bool keys_configure(const struct tg_config *config, struct tg_keyset *sta
     tg_problems_clear(&problems);
     tg_keyset_free(static_keys);
     return rc == 0;
+}
+
+/* Decides WORKER's request with the current state; state_lock is held. */
+static void decide_current(struct worker *worker)
+{
+    int role = worker->fcgi.role;
+    if (role == FCGI_AUTHORIZER || role == FCGI_RESPONDER)
+        tg_decide_cached(current.config, current.keys, current.cache, &worker->request,
+                         &worker->decision);
+    else
+        tg_decision_refuse_request(&worker->decision, "unsupported FastCGI role");
 }
 
 static long microseconds_since(const struct timespec *start)
@@ -138,21 +151,18 @@ static void request_handle(struct worker *worker)
     /* The request's stdin is never read: Apache and mod_fcgid send none,
      * and a read would block for ever. */
     tg_request_init(&worker->request, (const char *const *)fcgi->envp, time(NULL));
-    bool waited = false;
-again:
     pthread_rwlock_rdlock(&state_lock);
-    if (fcgi->role == FCGI_AUTHORIZER || fcgi->role == FCGI_RESPONDER)
-        tg_decide_cached(current.config, current.keys, current.cache, &worker->request, decision);
-    else
-        tg_decision_refuse_request(decision, "unsupported FastCGI role");
-    if (decision->key_unknown && !waited) {
+    decide_current(worker);
+    if (decision->key_unknown) {
         /* The fetch publishes under the write lock: wait outside it. The
-         * decision points into the configuration, which a reload may free
-         * meanwhile, so it is made again from the start. */
+         * decision stands unless keys or configuration changed meanwhile
+         * (it points into the configuration, which a reload frees). */
+        unsigned long seen = state_generation;
         pthread_rwlock_unlock(&state_lock);
         tg_refresher_await_unknown_key(refresher);
-        waited = true;
-        goto again;
+        pthread_rwlock_rdlock(&state_lock);
+        if (state_generation != seen)
+            decide_current(worker);
     }
     size_t len = tg_response_format(decision, current.config->realm, worker->response,
                                     sizeof worker->response);
@@ -213,6 +223,7 @@ static void reload(const char *config_path, int threads)
     struct tg_config *old_config = current.config;
     struct tg_cache *old_cache = current.cache;
     current.config = config;
+    state_generation++;
     current.cache = NULL;
     pthread_rwlock_unlock(&state_lock);
     tg_config_free(old_config);
