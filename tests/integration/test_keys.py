@@ -64,6 +64,13 @@ class Gate:
         self.process = None
         self.logs = []
 
+    def config_replace(self, old, new):
+        with open(self.config) as f:
+            text = f.read()
+        assert old in text, old
+        with open(self.config, "w") as f:
+            f.write(text.replace(old, new))
+
     def start(self):
         if os.path.exists(self.address):
             os.unlink(self.address)
@@ -300,14 +307,10 @@ def test_oidc_discovery_finds_the_jwks(gates, workdir, provider):
 
 
 def test_oidc_discovery_naming_another_issuer_is_refused(gates, workdir, provider):
-    gate = Gate(workdir, provider, "oidc")
-    gates.append(gate)
+    gate = gate_for(gates, workdir, provider, "oidc")
     # Configure the issuer with a trailing path the document does not name.
-    with open(gate.config) as f:
-        text = f.read()
-    with open(gate.config, "w") as f:
-        f.write(text.replace("oidc_issuer = %s" % provider.url,
-                             "oidc_issuer = %s/realms/x" % provider.url))
+    gate.config_replace("oidc_issuer = %s" % provider.url,
+                        "oidc_issuer = %s/realms/x" % provider.url)
     gate.start()
     gate.wait_for_log("discovery document names issuer")
     assert request(gate.address, gate.token(iss=provider.url + "/realms/x"))[0] == 503
@@ -353,10 +356,7 @@ def test_skipped_keys_are_reported_once_not_at_every_refresh(gates, workdir, pro
 
 def test_tls_is_verified_without_the_private_ca(gates, workdir, provider):
     gate = gate_for(gates, workdir, provider, "jwks")
-    with open(gate.config) as f:
-        text = f.read()
-    with open(gate.config, "w") as f:
-        f.write(text.replace("ca_file = %s\n" % provider.ca_file, ""))
+    gate.config_replace("ca_file = %s\n" % provider.ca_file, "")
     gate.start()
     gate.wait_for_log("fetching keys failed")
     assert "certificate" in gate.output().lower()
