@@ -58,7 +58,7 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher);
  * needs. */
 bool tg_refresher_await_unknown_key(struct tg_refresher *refresher);
 
-/* How many fetches of sources have been started (for the log and tests). */
+/* How many fetches of sources have been started (the tests count them). */
 unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher);
 
 /* Stops fetching: a fetch under way is cancelled, waiting requests return.
