@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* claims.c - the user and organisation facts in verified PropelAuth claims. */
 #include "tokengate/claims.h"
 
@@ -69,8 +70,10 @@ int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
     return 0;
 }
 
-/* An array of single-line strings, or -1 when absent. Sets *BAD when the
- * member is present with any other shape. */
+/* An array of single-line strings without a ",", or -1 when absent. Sets
+ * *BAD when the member is present with any other shape. The items are
+ * roles and permissions, which the application receives joined by commas:
+ * a comma inside one would read as two. */
 static int member_string_array(const struct tg_json *json, int object, const char *name,
                                bool *bad)
 {
@@ -85,7 +88,7 @@ static int member_string_array(const struct tg_json *json, int object, const cha
     int item = tg_json_first(array);
     for (int i = 0; i < tg_json_size(json, array); i++, item = tg_json_next(json, item)) {
         const char *text = tg_json_string(json, item);
-        if (!text || !tg_text_is_single_line(text)) {
+        if (!text || !tg_text_is_single_line(text) || strchr(text, ',')) {
             *bad = true;
             return -1;
         }
@@ -104,6 +107,8 @@ static enum tg_org_lookup membership_read(const struct tg_json *json, int object
     membership->org_name = member_string(json, object, "org_name", &bad);
     membership->url_safe_org_name = member_string(json, object, "url_safe_org_name", &bad);
     membership->user_role = member_string(json, object, "user_role", &bad);
+    if (membership->user_role && strchr(membership->user_role, ','))
+        bad = true;
     membership->inherited_roles =
         member_string_array(json, object, "inherited_user_roles_plus_current_role", &bad);
     membership->additional_roles = member_string_array(json, object, "additional_roles", &bad);

@@ -110,13 +110,14 @@ static char *header_param(const char *header)
         memcpy(param, "HTTP_", 5);
         used = 5;
     }
+    /* As lighttpd passes headers: X-Org, X_Org and X.Org are all HTTP_X_ORG. */
     for (size_t i = 0; i < name_len; i++) {
         unsigned char c = (unsigned char)header[i];
-        if (!isalnum(c) && c != '-' && c != '_') {
+        if (c <= ' ' || c >= 0x7f) {
             free(param);
             return NULL;
         }
-        param[used++] = c == '-' ? '_' : (char)toupper(c);
+        param[used++] = isalnum(c) ? (char)toupper(c) : '_';
     }
     snprintf(param + used, size - used, "=%s", value);
     return param;

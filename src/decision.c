@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* decision.c - decide one request: allow with variables, or refuse.
  *
  * Order matters and follows the contract: path, rule, credential, token,
@@ -12,6 +13,7 @@
 
 #include "tokengate/claims.h"
 #include "tokengate/rules.h"
+#include "tokengate/text.h"
 
 #define ORG_ID_MAX 512
 
@@ -134,9 +136,12 @@ static int org_id_resolve(const struct tg_rule *rule, const struct tg_request *r
     case TG_ORG_SOURCE_ID:
         value = rule->org_value;
         break;
-    case TG_ORG_SOURCE_HEADER:
-        value = tg_request_header(request, rule->org_value);
+    case TG_ORG_SOURCE_HEADER: {
+        int found = tg_request_header(request, rule->org_value, &value);
+        if (found <= 0)
+            return found;
         break;
+    }
     case TG_ORG_SOURCE_QUERY: {
         int found = tg_request_query_param(request, rule->org_value, out, size);
         if (found <= 0)
@@ -148,12 +153,6 @@ static int org_id_resolve(const struct tg_rule *rule, const struct tg_request *r
         const struct tg_capture *capture = tg_captures_get(captures, rule->org_value);
         if (!capture || capture->len >= size)
             return capture ? -1 : 0;
-        /* An encoded "/" inside the captured segment would make our org id
-         * and the application's path disagree about where it ends. */
-        for (size_t i = 0; i + 2 < capture->len; i++)
-            if (capture->value[i] == '%' && capture->value[i + 1] == '2' &&
-                capture->value[i + 2] == 'F')
-                return -1;
         if (tg_percent_decode(capture->value, capture->len, out) < 0)
             return -1;
         value = out;
@@ -204,36 +203,28 @@ static bool identity_variables_add(struct tg_decision *decision, const char *pre
     return true;
 }
 
-/* The organisation requirements of RULE for a verified IDENTITY: on
- * success fills MEMBERSHIP (or leaves *HAS_MEMBERSHIP false); otherwise
- * refuses and returns false. */
+/* The organisation requirements of RULE for a verified IDENTITY, with
+ * ORG_ID the organisation the request names (NULL: none): on success fills
+ * MEMBERSHIP (or leaves *HAS_MEMBERSHIP false); otherwise refuses and
+ * returns false. */
 static bool org_requirements_check(const struct tg_config *config, const struct tg_rule *rule,
-                                   const struct tg_request *request,
-                                   const struct tg_captures *captures,
-                                   const struct tg_identity *identity,
+                                   const char *org_id, const struct tg_identity *identity,
                                    struct tg_membership *membership, bool *has_membership,
                                    struct tg_decision *decision)
 {
-    char org_id[ORG_ID_MAX];
-    int named = rule ? org_id_resolve(rule, request, captures, org_id, sizeof org_id) : 0;
-    if (named < 0) {
-        refuse(decision, 400, "invalid_request", "the request's organisation cannot be read");
-        return false;
-    }
-    if (named == 0 && rule && rule->org_source != TG_ORG_SOURCE_NONE) {
+    if (!org_id && rule && rule->org_source != TG_ORG_SOURCE_NONE) {
         refuse_forbidden(decision, "the request names no organisation");
         return false;
     }
     /* Without an org requirement the variables describe the active org of
      * an active-org token, when there is one. */
-    enum tg_org_lookup found =
-        tg_identity_find_org(identity, named ? org_id : NULL, membership);
+    enum tg_org_lookup found = tg_identity_find_org(identity, org_id, membership);
     if (found == TG_ORG_INVALID) {
         refuse_unauthenticated(decision, "the token's organisation claims are invalid");
         return false;
     }
     *has_membership = found == TG_ORG_MEMBER;
-    if (!named)
+    if (!org_id)
         return true;
     if (found != TG_ORG_MEMBER) {
         refuse_forbidden(decision, "the user is not a member of the organisation");
@@ -260,9 +251,8 @@ static bool org_requirements_check(const struct tg_config *config, const struct 
  * decision; OPTIONAL says a bad credential means anonymous, not 401. */
 static void token_decide(const struct tg_config *config, const struct tg_keyset *keys,
                          struct tg_cache *cache, const struct tg_request *request,
-                         const struct tg_rule *rule,
-                         const struct tg_captures *captures, const char *token, size_t token_len,
-                         bool optional, struct tg_decision *decision)
+                         const struct tg_rule *rule, const char *org_id, const char *token,
+                         size_t token_len, bool optional, struct tg_decision *decision)
 {
     if (keys->count == 0) {
         refuse(decision, 503, "temporarily_unavailable", "no verification key is loaded yet");
@@ -297,8 +287,8 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
 
     struct tg_membership membership;
     bool has_membership = false;
-    if (org_requirements_check(config, rule, request, captures, &identity, &membership,
-                               &has_membership, decision)) {
+    if (org_requirements_check(config, rule, org_id, &identity, &membership, &has_membership,
+                               decision)) {
         decision->status = 200;
         decision->reason = rule && rule->org_source != TG_ORG_SOURCE_NONE
                                ? "organisation requirements met"
@@ -322,10 +312,6 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                       struct tg_decision *decision)
 {
     decision_reset(decision);
-    if (!request->method || !request->method[0] || !request->uri) {
-        refuse(decision, 400, "invalid_request", "the request lacks a method or URI");
-        return;
-    }
     size_t bearer_len = 0;
     const char *bearer =
         request->authorization ? bearer_token(request->authorization, &bearer_len) : NULL;
@@ -333,12 +319,11 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
      * for this one now lets the fetch overlap the path and rule work. */
     if (bearer)
         tg_cache_prefetch(cache, bearer, bearer_len);
-    const char *why;
-    if (tg_path_normalize(request->uri, decision->path, &why) != 0) {
-        decision->path[0] = '\0';
-        refuse(decision, 400, "invalid_request", why);
+    if (request->refusal) {
+        refuse(decision, 400, "invalid_request", request->refusal);
         return;
     }
+    strcpy(decision->path, request->path);
 
     struct tg_captures captures;
     const struct tg_rule *rule =
@@ -361,6 +346,16 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
     }
     if (require == TG_REQUIRE_DENY) {
         refuse_forbidden(decision, rule ? "the rule denies access" : "no rule allows this path");
+        return;
+    }
+
+    /* Which organisation the request names is part of reading it: a
+     * request that names one ambiguously is refused before any credential
+     * is looked at. */
+    char org_id[ORG_ID_MAX];
+    int named = rule ? org_id_resolve(rule, request, &captures, org_id, sizeof org_id) : 0;
+    if (named < 0) {
+        refuse(decision, 400, "invalid_request", "the request's organisation cannot be read");
         return;
     }
 
@@ -390,8 +385,8 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
             refuse(decision, 401, "unauthorized", "no bearer token in the request");
         return;
     }
-    token_decide(config, keys, cache, request, rule, &captures, token, token_len, optional,
-                 decision);
+    token_decide(config, keys, cache, request, rule, named ? org_id : NULL, token, token_len,
+                 optional, decision);
 }
 
 const char *tg_decision_variable(const struct tg_decision *decision, const char *name)
@@ -429,41 +424,44 @@ static void text_append(char *out, size_t size, size_t *used, const char *format
 size_t tg_decision_log_format(const struct tg_decision *decision, const char *method,
                               long microseconds, bool detail, char *out, size_t size)
 {
-    /* The method comes from the client through the server: keep only what
-     * a method can be, so a log line cannot be forged through it. */
-    char safe_method[16];
-    size_t method_len = 0;
-    for (const char *p = method ? method : ""; *p && method_len < sizeof safe_method - 1; p++)
-        safe_method[method_len++] = (*p >= 'A' && *p <= 'Z') ? *p : '?';
-    safe_method[method_len] = '\0';
-
+    /* Everything that comes from outside (method, path, user, reason) goes
+     * through the logfmt quoting, so no value can forge a field or a line;
+     * the path of a refused request is not shown, as it could not be read. */
     size_t used = 0;
     out[0] = '\0';
-    text_append(out, size, &used, "%s %s rule=%s status=%d", method_len ? safe_method : "-",
-                decision->path[0] ? decision->path : "-", decision->rule ? decision->rule : "-",
-                decision->status);
+    char number[32];
+    tg_text_logfmt_append(out, size, &used, "method", method && method[0] ? method : NULL);
+    tg_text_logfmt_append(out, size, &used, "path", decision->path[0] ? decision->path : NULL);
+    tg_text_logfmt_append(out, size, &used, "rule", decision->rule);
+    snprintf(number, sizeof number, "%d", decision->status);
+    tg_text_logfmt_append(out, size, &used, "status", number);
     if (decision->status == 200)
-        text_append(out, size, &used, " user=%s", decision->user_id ? decision->user_id : "-");
+        tg_text_logfmt_append(out, size, &used, "user", decision->user_id);
     else
-        text_append(out, size, &used, " reason=\"%s\"", decision->reason ? decision->reason : "-");
-    text_append(out, size, &used, " us=%ld", microseconds);
+        tg_text_logfmt_append(out, size, &used, "reason", decision->reason);
+    snprintf(number, sizeof number, "%ld", microseconds);
+    tg_text_logfmt_append(out, size, &used, "us", number);
     if (!detail)
         return used;
     const struct tg_rule *rule = decision->matched_rule;
     if (!rule) {
-        text_append(out, size, &used, " matched=\"no rule: default policy\"");
+        tg_text_logfmt_append(out, size, &used, "matched", "no rule: default policy");
         return used;
     }
-    text_append(out, size, &used, " matched=\"path %s, %s methods, require %s", rule->path,
-                rule->method_count ? "listed" : "any", require_name(rule->require));
+    char matched[1024];
+    size_t matched_used = 0;
+    matched[0] = '\0';
+    text_append(matched, sizeof matched, &matched_used, "path %s, %s methods, require %s",
+                rule->path, rule->method_count ? "listed" : "any", require_name(rule->require));
     if (rule->org_value)
-        text_append(out, size, &used, ", org %s", rule->org_value);
+        text_append(matched, sizeof matched, &matched_used, ", org %s", rule->org_value);
     if (rule->role)
-        text_append(out, size, &used, ", role %s", rule->role);
+        text_append(matched, sizeof matched, &matched_used, ", role %s", rule->role);
     if (rule->min_role)
-        text_append(out, size, &used, ", min_role %s", rule->min_role);
+        text_append(matched, sizeof matched, &matched_used, ", min_role %s", rule->min_role);
     if (rule->permission_count)
-        text_append(out, size, &used, ", %zu permissions", rule->permission_count);
-    text_append(out, size, &used, "\"");
+        text_append(matched, sizeof matched, &matched_used, ", %zu permissions",
+                    rule->permission_count);
+    tg_text_logfmt_append(out, size, &used, "matched", matched);
     return used;
 }

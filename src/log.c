@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.c - leveled log lines on stderr. */
 #include "tokengate/log.h"
 
@@ -48,7 +49,22 @@ void tg_log(enum tg_log_level level, const char *format, ...)
     va_end(args);
     if (n < 0)
         n = 0;
+    size_t message = used;
     used += (size_t)n < sizeof line - used - 1 ? (size_t)n : sizeof line - used - 2;
+    /* Values from outside are quoted by the callers that know them (see
+     * tg_text_logfmt_append); this is the backstop for every other line, a
+     * provider's text included: nothing can start a line of its own. */
+    for (size_t i = message; i < used; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < 0x20 || c == 0x7f)
+            line[i] = '?';
+        else if (c == 0xc2 && i + 1 < used && (unsigned char)line[i + 1] >= 0x80 &&
+                 (unsigned char)line[i + 1] <= 0x9f)
+            line[i] = line[i + 1] = '?';
+        else if (c == 0xe2 && i + 2 < used && (unsigned char)line[i + 1] == 0x80 &&
+                 ((unsigned char)line[i + 2] == 0xa8 || (unsigned char)line[i + 2] == 0xa9))
+            line[i] = line[i + 1] = line[i + 2] = '?';
+    }
     line[used++] = '\n';
     fwrite(line, 1, used, stderr);
 }

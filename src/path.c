@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* path.c - normalise a raw request path the way the web server routes it. */
 #include "tokengate/path.h"
 
@@ -6,10 +7,28 @@
 
 #include "tokengate/text.h"
 
+/* What one byte of a raw path becomes in the canonical spelling. Every web
+ * server decodes every escape before it looks for the file, so "@" and
+ * "%40" name the same file: each byte gets exactly one spelling here, or
+ * two spellings of one file would match different rules. */
+enum byte_class {
+    BYTE_ESCAPE = 0,  /* written as %XX, upper-case hex */
+    BYTE_KEEP,        /* unreserved characters and "/": written as they are */
+    BYTE_PERCENT,     /* starts an escape */
+    BYTE_REFUSE,      /* controls, "\" and "#": never read without guessing */
+};
+
+static const unsigned char byte_classes[256] = {
+    [0x00 ... 0x1f] = BYTE_REFUSE, [0x7f] = BYTE_REFUSE,
+    ['\\'] = BYTE_REFUSE, ['#'] = BYTE_REFUSE,
+    ['%'] = BYTE_PERCENT,
+    ['/'] = BYTE_KEEP, ['-'] = BYTE_KEEP, ['.'] = BYTE_KEEP, ['_'] = BYTE_KEEP, ['~'] = BYTE_KEEP,
+    ['0' ... '9'] = BYTE_KEEP, ['A' ... 'Z'] = BYTE_KEEP, ['a' ... 'z'] = BYTE_KEEP,
+};
+
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return c != '/' && byte_classes[c] == BYTE_KEEP;
 }
 
 long tg_percent_decode(const char *text, size_t len, char *out)
@@ -33,36 +52,70 @@ long tg_percent_decode(const char *text, size_t len, char *out)
     return (long)written;
 }
 
-static bool is_encoded_slash(const char *text, size_t remaining)
+long tg_path_canonical(const char *text, size_t len, char *out, size_t size, const char **why)
 {
-    return remaining >= 3 && (strncmp(text, "%2F", 3) == 0 || strncmp(text, "%5C", 3) == 0);
+    static const char hex[] = "0123456789ABCDEF";
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        switch (byte_classes[c]) {
+        case BYTE_REFUSE:
+            *why = c == '\\' ? "the path holds a \\"
+                   : c == '#' ? "the request target holds a #"
+                              : "the path holds a control character";
+            return -1;
+        case BYTE_KEEP:
+            if (used + 1 >= size)
+                goto too_long;
+            out[used++] = (char)c;
+            continue;
+        case BYTE_PERCENT: {
+            int high = i + 1 < len ? tg_hex_digit(text[i + 1]) : -1;
+            int low = i + 2 < len ? tg_hex_digit(text[i + 2]) : -1;
+            if (high < 0 || low < 0) {
+                *why = "the path holds an invalid percent-escape";
+                return -1;
+            }
+            i += 2;
+            c = (unsigned char)(high << 4 | low);
+            if (c < 0x20 || c == 0x7f) {
+                *why = "the path holds an encoded NUL or control character";
+                return -1;
+            }
+            /* lighttpd and nginx decode these into separators; Apache
+             * refuses them: no reading of them is safe. */
+            if (c == '/' || c == '\\') {
+                *why = "the path holds an encoded / or \\";
+                return -1;
+            }
+            if (is_unreserved(c)) {
+                if (used + 1 >= size)
+                    goto too_long;
+                out[used++] = (char)c;
+                continue;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        if (used + 3 >= size)
+            goto too_long;
+        out[used++] = '%';
+        out[used++] = hex[c >> 4];
+        out[used++] = hex[c & 15];
+    }
+    out[used] = '\0';
+    return (long)used;
+too_long:
+    *why = "the path is too long";
+    return -1;
 }
 
 static bool is_dot_segment(const char *segment, size_t len)
 {
     return (len == 1 && segment[0] == '.') ||
            (len == 2 && segment[0] == '.' && segment[1] == '.');
-}
-
-/* Dot segments smuggled inside one segment behind %2F or %5C: a server that
- * decodes those as separators (nginx does) would resolve them. */
-static bool segment_hides_dot_segment(const char *segment, size_t len)
-{
-    size_t piece_start = 0;
-    bool split = false;
-    for (size_t i = 0; i <= len; i++) {
-        bool slash = i < len && is_encoded_slash(segment + i, len - i);
-        if (i < len && !slash)
-            continue;
-        split = split || slash;
-        if (split && is_dot_segment(segment + piece_start, i - piece_start))
-            return true;
-        if (slash) {
-            i += 2;
-            piece_start = i + 1;
-        }
-    }
-    return false;
 }
 
 int tg_path_normalize(const char *uri, char *out, const char **why)
@@ -77,42 +130,12 @@ int tg_path_normalize(const char *uri, char *out, const char **why)
         return -1;
     }
 
-    /* Pass 1: escapes. Unreserved characters are decoded (so "%2e%2e" is
-     * "..", as every server sees it), every other escape is kept in one
-     * spelling (upper-case hex) so that rules compare byte for byte. */
-    char decoded[TG_PATH_MAX + 1];
-    size_t decoded_len = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)uri[i];
-        if (c < 0x20 || c == 0x7f) {
-            *why = "the path holds a control character";
-            return -1;
-        }
-        if (c != '%') {
-            decoded[decoded_len++] = (char)c;
-            continue;
-        }
-        int high = i + 1 < len ? tg_hex_digit(uri[i + 1]) : -1;
-        int low = i + 2 < len ? tg_hex_digit(uri[i + 2]) : -1;
-        if (high < 0 || low < 0) {
-            *why = "the path holds an invalid percent-escape";
-            return -1;
-        }
-        unsigned char value = (unsigned char)(high << 4 | low);
-        if (value < 0x20 || value == 0x7f) {
-            *why = "the path holds an encoded NUL or control character";
-            return -1;
-        }
-        i += 2;
-        if (is_unreserved(value)) {
-            decoded[decoded_len++] = (char)value;
-        } else {
-            static const char hex[] = "0123456789ABCDEF";
-            decoded[decoded_len++] = '%';
-            decoded[decoded_len++] = hex[value >> 4];
-            decoded[decoded_len++] = hex[value & 15];
-        }
-    }
+    /* Pass 1: one spelling for every byte (see byte_classes). */
+    char canonical[TG_PATH_MAX + 1];
+    long canonical_len = tg_path_canonical(uri, len, canonical, sizeof canonical, why);
+    if (canonical_len < 0)
+        return -1;
+    size_t decoded_len = (size_t)canonical_len;
 
     /* Pass 2: segments. OUT holds "/a/b" without a trailing slash while it
      * grows; ".." cuts back to the previous "/". */
@@ -121,9 +144,9 @@ int tg_path_normalize(const char *uri, char *out, const char **why)
     size_t start = 1;
     while (start <= decoded_len) {
         size_t end = start;
-        while (end < decoded_len && decoded[end] != '/')
+        while (end < decoded_len && canonical[end] != '/')
             end++;
-        const char *segment = decoded + start;
+        const char *segment = canonical + start;
         size_t segment_len = end - start;
         bool last = end >= decoded_len;
         trailing_slash = last && (segment_len == 0 || is_dot_segment(segment, segment_len));
@@ -138,10 +161,6 @@ int tg_path_normalize(const char *uri, char *out, const char **why)
                 out_len--;
             out_len--; /* the "/" itself */
         } else {
-            if (segment_hides_dot_segment(segment, segment_len)) {
-                *why = "the path hides a dot segment behind an encoded slash";
-                return -1;
-            }
             out[out_len++] = '/';
             memcpy(out + out_len, segment, segment_len);
             out_len += segment_len;

@@ -1,55 +1,201 @@
-/* request.c - the facts of one request, as the web server sent them. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* request.c - what one request is: the single view the decision reads. */
 #include "tokengate/request.h"
 
-#include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+
+#include "tokengate/text.h"
+
+#define HEADER_NAME_MAX 128
+#define QUERY_NAME_MAX 1024  /* a longer name cannot be read (400 on an org-by-query rule) */
+
+/* The value of parameter NAME (LEN bytes) at PARAM, or NULL. */
+static const char *param_value(const char *param, const char *name, size_t len)
+{
+    return strncmp(param, name, len) == 0 && param[len] == '=' ? param + len + 1 : NULL;
+}
 
 const char *tg_request_param(const struct tg_request *request, const char *name)
 {
     size_t len = strlen(name);
-    for (const char *const *param = request->params; param && *param; param++)
-        if (strncmp(*param, name, len) == 0 && (*param)[len] == '=')
-            return *param + len + 1;
+    for (const char *const *param = request->params; param && *param; param++) {
+        const char *value = param_value(*param, name, len);
+        if (value)
+            return value;
+    }
     return NULL;
 }
 
-const char *tg_request_header(const struct tg_request *request, const char *name)
+/* The parameters the view is built from, found in one pass. */
+enum fact { FACT_METHOD, FACT_URI, FACT_SCRIPT, FACT_INFO, FACT_QUERY, FACT_AUTHORIZATION,
+            FACT_COOKIE, FACT_COUNT };
+
+static const struct { const char *name; size_t len; } fact_params[FACT_COUNT] = {
+    [FACT_METHOD] = {"REQUEST_METHOD", 14},
+    [FACT_URI] = {"REQUEST_URI", 11},
+    [FACT_SCRIPT] = {"SCRIPT_NAME", 11},
+    [FACT_INFO] = {"PATH_INFO", 9},
+    [FACT_QUERY] = {"QUERY_STRING", 12},
+    [FACT_AUTHORIZATION] = {"HTTP_AUTHORIZATION", 18},
+    [FACT_COOKIE] = {"HTTP_COOKIE", 11},
+};
+
+/* Copies TEXT into OUT at *USED, escaping what a decoded SCRIPT_NAME or
+ * PATH_INFO can hold but a raw path cannot: "%", "?" and "#". False when
+ * it does not fit. */
+static bool decoded_path_append(char *out, size_t size, size_t *used, const char *text)
 {
-    char variable[128] = "HTTP_";
-    size_t len = strlen(name);
-    if (len + 6 > sizeof variable)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        variable[5 + i] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        bool escape = *p == '%' || *p == '?' || *p == '#';
+        if (*used + (escape ? 3 : 1) >= size)
+            return false;
+        if (escape) {
+            out[(*used)++] = '%';
+            out[(*used)++] = hex[*p >> 4];
+            out[(*used)++] = hex[*p & 15];
+        } else {
+            out[(*used)++] = (char)*p;
+        }
     }
-    variable[5 + len] = '\0';
-    return tg_request_param(request, variable);
+    out[*used] = '\0';
+    return true;
+}
+
+/* Only what an HTTP method token can be, in upper case: Apache passes a
+ * lower-case "post" to the application, which frameworks upper-case, while
+ * a rule for POST would not have matched it. */
+static bool method_is_readable(const char *method)
+{
+    if (!method[0])
+        return false;
+    for (const char *p = method; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return false;
+    return true;
 }
 
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now)
 {
-    request->params = params;
-    request->now = now;
-    request->method = tg_request_param(request, "REQUEST_METHOD");
-    request->uri = tg_request_param(request, "REQUEST_URI");
-    if (!request->uri) {
-        /* Servers that omit REQUEST_URI still say what they route. */
-        const char *script = tg_request_param(request, "SCRIPT_NAME");
-        const char *info = tg_request_param(request, "PATH_INFO");
-        if (script || info) {
-            int n = snprintf(request->uri_buffer, sizeof request->uri_buffer, "%s%s",
-                             script ? script : "", info ? info : "");
-            request->uri = n >= 0 && (size_t)n < sizeof request->uri_buffer ? request->uri_buffer
-                                                                            : NULL;
+    const char *facts[FACT_COUNT] = {0};
+    bool conflicting = false;
+    for (const char *const *param = params; param && *param; param++) {
+        for (int i = 0; i < FACT_COUNT; i++) {
+            const char *value = param_value(*param, fact_params[i].name, fact_params[i].len);
+            if (!value)
+                continue;
+            /* A second copy that says something else could be the one
+             * the application reads. */
+            if (facts[i] && strcmp(facts[i], value) != 0 && i != FACT_COOKIE)
+                conflicting = true;
+            if (!facts[i])
+                facts[i] = value;
+            break;
         }
     }
-    /* Under nginx auth_request QUERY_STRING is empty: the query always comes
-     * from the URI, which every server sends raw. */
-    const char *question = request->uri ? strchr(request->uri, '?') : NULL;
-    request->query = question ? question + 1 : NULL;
-    request->authorization = tg_request_param(request, "HTTP_AUTHORIZATION");
-    request->cookie = tg_request_param(request, "HTTP_COOKIE");
+    request->params = params;
+    request->now = now;
+    request->method = facts[FACT_METHOD];
+    request->uri = facts[FACT_URI];
+    request->authorization = facts[FACT_AUTHORIZATION];
+    request->cookie = facts[FACT_COOKIE];
+    request->refusal = NULL;
+    request->path[0] = '\0';
+    request->query = NULL;
+
+    if (request->uri) {
+        /* Under nginx auth_request QUERY_STRING is empty: the query always
+         * comes from the URI, which every server sends raw. */
+        const char *question = strchr(request->uri, '?');
+        request->query = question ? question + 1 : NULL;
+    } else if (facts[FACT_SCRIPT] || facts[FACT_INFO]) {
+        /* Servers that omit REQUEST_URI still say what they route, but
+         * decoded: escape it back so that it reads as a raw path. */
+        size_t used = 0;
+        request->uri_buffer[0] = '\0';
+        if (decoded_path_append(request->uri_buffer, sizeof request->uri_buffer, &used,
+                                facts[FACT_SCRIPT] ? facts[FACT_SCRIPT] : "") &&
+            decoded_path_append(request->uri_buffer, sizeof request->uri_buffer, &used,
+                                facts[FACT_INFO] ? facts[FACT_INFO] : ""))
+            request->uri = request->uri_buffer;
+        else
+            request->refusal = "the path is too long";
+        request->query = facts[FACT_QUERY];
+    }
+
+    if (request->refusal)
+        return;
+    if (!request->method || !request->uri)
+        request->refusal = "the request lacks a method or URI";
+    else if (conflicting)
+        request->refusal = "the request carries two different copies of one parameter";
+    else if (!method_is_readable(request->method))
+        request->refusal = "the method is not an upper-case HTTP method";
+    else if (strchr(request->uri, '#'))
+        request->refusal = "the request target holds a #";
+    else if (tg_path_normalize(request->uri, request->path, &request->refusal) != 0)
+        request->path[0] = '\0';
+}
+
+int tg_request_header(const struct tg_request *request, const char *name, const char **value)
+{
+    char variable[5 + HEADER_NAME_MAX + 1] = "HTTP_";
+    size_t len = strlen(name);
+    if (len > HEADER_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        variable[5 + i] = (c >= 'a' && c <= 'z')                                   ? (char)(c - 32)
+                          : (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c
+                                                                               : '_';
+    }
+    variable[5 + len] = '\0';
+    int found = 0;
+    for (const char *const *param = request->params; param && *param; param++) {
+        const char *copy = param_value(*param, variable, 5 + len);
+        if (!copy)
+            continue;
+        if (found)
+            return -1;
+        found = 1;
+        *value = copy;
+    }
+    return found;
+}
+
+/* Decodes a query component: "+" is a space, then percent-escapes. Returns
+ * the length, or -1 when it cannot be decoded or does not fit SIZE. */
+static long query_decode(const char *text, size_t len, char *out, size_t size)
+{
+    char raw[QUERY_NAME_MAX + 1];
+    if (len >= size || len > QUERY_NAME_MAX)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        raw[i] = text[i] == '+' ? ' ' : text[i];
+    return tg_percent_decode(raw, len, out);
+}
+
+/* True when the decoded parameter name KEY is NAME as some application
+ * reads names without being NAME itself: PHP turns " ", "." and "[" into
+ * "_", drops leading spaces, and reads "NAME[...]" as NAME. */
+static bool name_is_variant(const char *key, size_t key_len, const char *name, size_t name_len)
+{
+    if (key_len > name_len && memcmp(key, name, name_len) == 0 && key[name_len] == '[')
+        return true;
+    while (key_len > 0 && *key == ' ') {
+        key++;
+        key_len--;
+    }
+    if (key_len != name_len)
+        return false;
+    for (size_t i = 0; i < key_len; i++) {
+        char k = key[i] == ' ' || key[i] == '.' || key[i] == '[' ? '_' : key[i];
+        char n = name[i] == ' ' || name[i] == '.' || name[i] == '[' ? '_' : name[i];
+        if (k != n)
+            return false;
+    }
+    return true;
 }
 
 int tg_request_query_param(const struct tg_request *request, const char *name, char *out,
@@ -57,28 +203,32 @@ int tg_request_query_param(const struct tg_request *request, const char *name, c
 {
     size_t name_len = strlen(name);
     int found = 0;
+    char previous_separator = '\0';
     const char *cursor = request->query;
     while (cursor && *cursor) {
         size_t pair_len = strcspn(cursor, "&;");
+        char separator = cursor[pair_len];
         const char *equals = memchr(cursor, '=', pair_len);
         size_t key_len = equals ? (size_t)(equals - cursor) : pair_len;
-        if (key_len == name_len && strncmp(cursor, name, name_len) == 0) {
-            if (found)
+        char key[QUERY_NAME_MAX + 1];
+        long decoded_len = pair_len ? query_decode(cursor, key_len, key, sizeof key) : 0;
+        if (decoded_len < 0)
+            return -1;
+        bool exact = (size_t)decoded_len == name_len && memcmp(key, name, name_len) == 0;
+        if (!exact && name_is_variant(key, (size_t)decoded_len, name, name_len))
+            return -1;
+        if (exact) {
+            if (found || previous_separator == ';' || separator == ';')
                 return -1;
             found = 1;
             const char *value = equals ? equals + 1 : cursor + pair_len;
-            size_t value_len = (size_t)(cursor + pair_len - value);
-            if (value_len >= size)
-                return -1;
-            char raw[TG_PATH_MAX + 1];
-            if (value_len > TG_PATH_MAX)
-                return -1;
-            for (size_t i = 0; i < value_len; i++)
-                raw[i] = value[i] == '+' ? ' ' : value[i];
-            if (tg_percent_decode(raw, value_len, out) < 0)
+            long value_len =
+                query_decode(value, (size_t)(cursor + pair_len - value), out, size);
+            if (value_len < 0)
                 return -1;
         }
-        cursor += pair_len + (cursor[pair_len] ? 1 : 0);
+        previous_separator = separator;
+        cursor += pair_len + (separator ? 1 : 0);
     }
     return found;
 }

@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rules.c - which rule governs a request. */
 #include "tokengate/rules.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "tokengate/path.h"
 
 static bool is_name_char(char c)
 {
@@ -12,6 +15,7 @@ static bool is_name_char(char c)
 static int pattern_segment_add(struct tg_rule *rule, const char *text, size_t len,
                                const char **why)
 {
+    char canonical[TG_PATH_MAX + 1];
     if (rule->segment_count >= TG_PATTERN_SEGMENTS_MAX) {
         *why = "the path pattern has too many segments";
         return -1;
@@ -30,16 +34,24 @@ static int pattern_segment_add(struct tg_rule *rule, const char *text, size_t le
                 return -1;
             }
     } else {
+        for (size_t i = 0; i < len; i++)
+            if (text[i] == '{' || text[i] == '}' || text[i] == '*' || text[i] == '?') {
+                *why = "a pattern segment must be literal text, {name}, or a final **";
+                return -1;
+            }
+        /* The segment is compared with normalised paths: it is spelled the
+         * same way, so "/café" and "/%7Ealice" match what browsers send,
+         * and what no normalised path can hold is an error now rather than
+         * a rule that silently never matches. */
+        long canonical_len = tg_path_canonical(text, len, canonical, sizeof canonical, why);
+        if (canonical_len < 0)
+            return -1;
+        text = canonical;
+        len = (size_t)canonical_len;
         if ((len == 1 && text[0] == '.') || (len == 2 && text[0] == '.' && text[1] == '.')) {
             *why = "the path pattern holds a . or .. segment";
             return -1;
         }
-        for (size_t i = 0; i < len; i++)
-            if (text[i] == '{' || text[i] == '}' || text[i] == '*' || text[i] == '?' ||
-                (unsigned char)text[i] < 0x21) {
-                *why = "a pattern segment must be literal text, {name}, or a final **";
-                return -1;
-            }
     }
     struct tg_pattern_segment *segment = &rule->segments[rule->segment_count];
     segment->text = strndup(text, len);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* text.c - small helpers shared by the parsers and loaders. */
 #include "tokengate/text.h"
 
@@ -18,14 +19,16 @@ int tg_hex_digit(char c)
 }
 
 /* Bytes that need a closer look: C0 controls (NUL included, which ends the
- * scan), DEL, and 0xC2, the lead byte of the C1 controls. One table lookup
+ * scan), DEL, 0xC2, the lead byte of the C1 controls (U+0085 among them),
+ * and 0xE2, the lead byte of U+2028 and U+2029, which JavaScript, Python's
+ * splitlines() and many log viewers take as line breaks. One table lookup
  * per byte: this runs on every value passed to the application. */
 static const unsigned char line_special[256] = {
     [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
     [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
     [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
     [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
-    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [0x7f] = 1, [0xc2] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1,
 };
 
 bool tg_text_is_single_line(const char *text)
@@ -35,10 +38,56 @@ bool tg_text_is_single_line(const char *text)
             continue;
         if (*p == 0)
             return true;
-        /* U+0080..U+009F are encoded as C2 80..C2 9F in UTF-8. */
-        if (*p != 0xc2 || (p[1] >= 0x80 && p[1] <= 0x9f))
+        /* U+0080..U+009F are encoded as C2 80..C2 9F in UTF-8, U+2028 and
+         * U+2029 as E2 80 A8 and E2 80 A9. */
+        if (*p == 0xc2 ? p[1] >= 0x80 && p[1] <= 0x9f
+            : *p == 0xe2 ? p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)
+                         : true)
             return false;
     }
+}
+
+/* Appends the LEN bytes at TEXT, or as much as fits. */
+static bool append(char *out, size_t size, size_t *used, const char *text, size_t len)
+{
+    size_t room = size - 1 - *used;
+    size_t n = len < room ? len : room;
+    memcpy(out + *used, text, n);
+    *used += n;
+    out[*used] = '\0';
+    return n == len;
+}
+
+bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
+                           const char *value)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!value)
+        value = "-";
+    bool bare = value[0] != '\0';
+    for (const unsigned char *p = (const unsigned char *)value; bare && *p; p++)
+        bare = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '=' && *p != '\\';
+    bool ok = append(out, size, used, " ", 1) && append(out, size, used, key, strlen(key)) &&
+              append(out, size, used, bare ? "=" : "=\"", bare ? 1 : 2);
+    if (bare)
+        return ok && append(out, size, used, value, strlen(value));
+    for (const unsigned char *p = (const unsigned char *)value; ok && *p; p++) {
+        char escaped[4] = {'\\', (char)*p, 0, 0};
+        size_t len = 2;
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            escaped[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            escaped[1] = 'x';
+            escaped[2] = hex[*p >> 4];
+            escaped[3] = hex[*p & 15];
+            len = 4;
+        } else if (*p != '"' && *p != '\\') {
+            len = 1;
+            escaped[0] = (char)*p;
+        }
+        ok = append(out, size, used, escaped, len);
+    }
+    return ok && append(out, size, used, "\"", 1);
 }
 
 char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size)

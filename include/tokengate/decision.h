@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* decision.h - decide one request: allow with variables, or refuse.
  *
  * tg_decide() is the single place where tokengate says yes or no. It is a
@@ -62,10 +63,11 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
  * role). */
 void tg_decision_refuse_request(struct tg_decision *decision, const char *description);
 
-/* One decision log line (without time and level): method, normalised path,
- * rule, status, user id or refusal reason, microseconds; with DETAIL, the
- * matched rule's pattern and requirements too. Never holds a credential.
- * Returns the length. */
+/* One decision log line (without time and level), logfmt: method, path
+ * (normalised), rule, status, user or reason, us (microseconds); with
+ * DETAIL, "matched" describes the rule's pattern and requirements. Values
+ * from outside are quoted and escaped (tg_text_logfmt_append). Never holds
+ * a credential. Returns the length. */
 size_t tg_decision_log_format(const struct tg_decision *decision, const char *method,
                               long microseconds, bool detail, char *out, size_t size);
 

@@ -1,9 +1,18 @@
-/* request.h - the facts of one request, as the web server sent them.
+/* SPDX-License-Identifier: Apache-2.0 */
+/* request.h - what one request is: the single view the decision reads.
  *
  * Every entry point builds this struct the same way from FastCGI-style
  * parameters ("NAME=value" strings): the server from FCGX_Request.envp,
- * `tokengate check` from its command line, the tests from literals. The
- * decision (decision.h) sees nothing else.
+ * `tokengate check` from its command line, the tests from literals.
+ *
+ * The web server serves, and the application reads, its own reading of the
+ * raw request. Wherever that reading could differ from ours, the view says
+ * the request cannot be read (`refusal`, answered 400) instead of picking
+ * one reading: a "#" anywhere in the target, an encoded "/" or "\", a
+ * method that is not an upper-case token, two different copies of the
+ * URI, method or Authorization header; and, for the rule that asks, an org
+ * header passed twice or a query parameter spelled two ways. The decision
+ * (decision.h) sees nothing else.
  */
 #ifndef TOKENGATE_REQUEST_H
 #define TOKENGATE_REQUEST_H
@@ -17,28 +26,38 @@ struct tg_request {
     const char *const *params;  /* "NAME=value", NULL-terminated; borrowed */
     const char *method;         /* REQUEST_METHOD, or NULL */
     const char *uri;            /* REQUEST_URI (or SCRIPT_NAME + PATH_INFO), or NULL */
-    const char *query;          /* the query string of uri, or NULL */
+    const char *query;          /* the query string, or NULL */
     const char *authorization;  /* HTTP_AUTHORIZATION, or NULL */
     const char *cookie;         /* HTTP_COOKIE, or NULL */
     time_t now;
+    const char *refusal;        /* why the request cannot be read (400), or NULL */
+    char path[TG_PATH_MAX + 1]; /* the normalised path, "" when refused */
     char uri_buffer[TG_PATH_MAX + 2];
 };
 
-/* Reads the facts from PARAMS. Like FCGX_GetParam, the first of repeated
- * names wins (Apache sends some twice). */
+/* Reads the facts from PARAMS and settles the path and method (see above).
+ * Parameters sent twice with the same value (Apache sends FCGI_ROLE twice)
+ * are one parameter. */
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now);
 
-/* The value of parameter NAME, or NULL. */
+/* The value of parameter NAME (the first copy), or NULL. */
 const char *tg_request_param(const struct tg_request *request, const char *name);
 
-/* The request header NAME (e.g. "X-Org-Id", read from HTTP_X_ORG_ID). */
-const char *tg_request_header(const struct tg_request *request, const char *name);
+/* Finds request header NAME (e.g. "X-Org-Id") as the web server passes it:
+ * HTTP_ and the name upper-cased with every other character but letters
+ * and digits turned into "_" (lighttpd passes X-Org, X_Org and X.Org all as
+ * HTTP_X_ORG). Returns 1 with *VALUE, 0 when absent, -1 when passed more
+ * than once (applications differ on which copy they read). */
+int tg_request_header(const struct tg_request *request, const char *name, const char **value);
 
 /* Finds query parameter NAME and percent-decodes its value ("+" is a space,
- * as the application will read it) into OUT (SIZE bytes). Returns 1 when
- * found, 0 when absent, -1 when the value cannot be decoded, does not fit, or
- * the parameter is given more than once (the application might read another
- * copy than the one we checked). */
+ * as the application will read it) into OUT (SIZE bytes). Parameters are
+ * separated by "&" or ";" and their names compared after decoding. Returns
+ * 1 when found, 0 when absent, -1 when the request cannot be read: a name
+ * or the value that cannot be decoded, a value that does not fit, NAME
+ * given twice under any spelling (decoded, or as PHP reads names: ".", " "
+ * and "[" as "_", "NAME[...]" as NAME), or NAME next to a ";" (some
+ * frameworks split on it, others do not). */
 int tg_request_query_param(const struct tg_request *request, const char *name, char *out,
                            size_t size);
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* text.h - small helpers shared by the parsers and loaders.
  *
  * Kept in one place so that every module agrees on what a hex digit, a
@@ -15,6 +16,15 @@ int tg_hex_digit(char c);
 /* True when TEXT holds no control character (C0, DEL or C1): such values
  * could split a header or a log line, so they are never passed on. */
 bool tg_text_is_single_line(const char *text);
+
+/* Appends " KEY=VALUE" (logfmt) to the string OUT of SIZE bytes, whose
+ * length is *USED. VALUE (NULL: "-") stands bare when it is printable
+ * ASCII without space, '"', '=' or '\\'; otherwise it is double-quoted with
+ * backslash escapes (\" \\ \n \r \t, and \xHH for other controls and
+ * every byte from 0x80), so that no value from outside can forge another
+ * field or line. False when it did not fit (OUT then holds a cut line). */
+bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
+                           const char *value);
 
 /* Reads all of PATH, at most MAX bytes, into a new NUL-terminated buffer
  * (the caller frees it). NULL with a sentence in ERR (naming neither

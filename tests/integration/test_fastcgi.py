@@ -100,10 +100,10 @@ def test_decision_log_lines_hold_no_credentials(tokengate, world):
     fcgi_client.request(address, params("/app/x", world.expired))
     time.sleep(0.1)
     log = process.output()
-    allowed = [l for l in log.splitlines() if "GET /orgs/o-1/admin/x" in l]
+    allowed = [l for l in log.splitlines() if "method=GET path=/orgs/o-1/admin/x " in l]
     assert allowed and "rule=admin status=200 user=owner-1 us=" in allowed[0], log
     assert 'matched="path /orgs/{org_id}/admin/**' in allowed[0]  # debug level
-    refused = [l for l in log.splitlines() if "GET /app/x" in l]
+    refused = [l for l in log.splitlines() if "method=GET path=/app/x " in l]
     assert refused and 'status=401 reason="the token has expired"' in refused[0], log
     for token in (world.owner, world.expired):
         for part in token.split("."):

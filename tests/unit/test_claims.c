@@ -90,6 +90,12 @@ static void test_control_characters_refused(void **state)
         "{\"user_id\":\"u\",\"last_name\":\"\\u0085\"}",
         "{\"user_id\":\"u\",\"username\":\"\\u007f\"}",
         "{\"user_id\":\"u\",\"login_method\":{\"login_method\":\"a\\tb\"}}",
+        /* Line and paragraph separators: line breaks to JavaScript,
+         * Python's splitlines() and log viewers; as escapes and raw. */
+        "{\"user_id\":\"u\",\"email\":\"a\\u2028b\"}",
+        "{\"user_id\":\"u\\u2029\"}",
+        "{\"user_id\":\"u\",\"first_name\":\"a\xe2\x80\xa8" "b\"}",
+        "{\"user_id\":\"u\",\"last_name\":\"\xc2\x85\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         /* Refused by the JSON reader (\u0000) or by the identity. */
@@ -102,6 +108,9 @@ static void test_control_characters_refused(void **state)
         assert_non_null(why);
         }
     assert_true(tg_text_is_single_line("Zoë Ångström 😀"));
+    /* Neighbours of the separators are ordinary text. */
+    assert_true(tg_text_is_single_line("\xe2\x80\xa7 \xe2\x80\xaa \xe2\x82\xac \xc2\xa0"));
+    assert_false(tg_text_is_single_line("a\xe2\x80\xa9"));
 }
 
 static void test_too_many_orgs_refused(void **state)
@@ -237,6 +246,16 @@ static void test_malformed_memberships(void **state)
         /* control character in a permission */
         "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\","
         "\"user_role\":\"M\",\"user_permissions\":[\"a\\nb\"]}}}",
+        /* a comma in a role or permission: the lists are comma-separated */
+        "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\","
+        "\"user_role\":\"M\",\"user_permissions\":[\"read,admin\"]}}}",
+        "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\","
+        "\"user_role\":\"Member,Owner\"}}}",
+        "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\","
+        "\"user_role\":\"M\",\"inherited_user_roles_plus_current_role\":[\"M\",\"A,O\"]}}}",
+        "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":{\"org_id\":\"o-1\","
+        "\"user_role\":\"M\",\"org_role_structure\":\"multi_role\","
+        "\"additional_roles\":[\"A,O\"]}}}",
         /* membership not an object */
         "{\"user_id\":\"u\",\"org_id_to_org_member_info\":{\"o-1\":\"Owner\"}}",
     };

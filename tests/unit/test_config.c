@@ -222,6 +222,14 @@ static void test_rule_problems(void **state)
     expect_problem("", "[rule a]\npath = /x\norg = somewhere\n", 7, "org:");
     expect_problem("", "[rule a]\npath = x\n", 6, "must start with /");
     expect_problem("", "[rule a]\npath = /a/**/b\n", 6, "**");
+    /* Patterns no normalised request path can ever match. */
+    expect_problem("", "[rule a]\npath = /a%2Fb\n", 6, "encoded /");
+    expect_problem("", "[rule a]\npath = /a%5cb\n", 6, "encoded /");
+    expect_problem("", "[rule a]\npath = /a\\b\n", 6, "\\");
+    expect_problem("", "[rule a]\npath = /a%00\n", 6, "control");
+    expect_problem("", "[rule a]\npath = /a%zz\n", 6, "percent-escape");
+    expect_problem("", "[rule a]\npath = /x/%2e%2E/y\n", 6, ". or ..");
+    expect_problem("", "[rule a]\npath = /a%23b/x#y\n", 6, "#");
     expect_problem("", "[rule a]\npath = /x\nrequire = maybe\n", 7, "require");
     expect_problem("", "[rule a]\npath = /x\nmethods = GET P0ST\n", 7, "methods");
     expect_problem("", "[rule a]\npath = /x\napi_keys = perhaps\n", 7, "api_keys");

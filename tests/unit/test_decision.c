@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Decisions: every row of the contract's table, the variables, the response
  * bytes, and path tricks against an open rule beside a protected one. */
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include "support.h"
 #include "tokengate/decision.h"
 #include "tokengate/response.h"
+#include "tokengate/text.h"
 
 #define ISSUER "https://auth.example.com"
 
@@ -41,7 +43,11 @@ static const char rules_text[] =
     "[rule header]\npath = /h\norg = header:X-Org-Id\n"
     "[rule fixed]\npath = /fixed\norg = id:o-1\n"
     "[rule write]\npath = /api/write\nmethods = POST\n"
-    "[rule app]\npath = /app/**\n";
+    "[rule app]\npath = /app/**\n"
+    "[rule cafe]\npath = /caf\xc3\xa9/**\nrequire = open\n"
+    "[rule tilde]\npath = /%%7Ealice/**\nrequire = open\n"
+    "[rule at]\npath = /a@b/**\nrequire = open\n"
+    "[rule dotted-header]\npath = /hd\norg = header:X.Org\n";
 
 static char *token_for(const char *user_id, const char *org_json, long exp_offset)
 {
@@ -266,7 +272,7 @@ static void test_org_sources(void **state)
     assert_int_equal(decide("/fixed", owner_token)->status, 200);
     assert_int_equal(decide("/fixed", outsider_token)->status, 403);
 
-    /* An encoded "/" inside the captured org segment is refused. */
+    /* An encoded "/" anywhere in the path is refused. */
     assert_int_equal(decide("/api/org/o-1%2Fx/billing", owner_token)->status, 400);
     /* Unreserved escapes in the capture are just the org id. */
     assert_int_equal(decide("/api/org/%6F-1/billing", owner_token)->status, 200);
@@ -370,6 +376,65 @@ static void test_control_character_in_claim_is_401(void **state)
     free(token);
 }
 
+/* What the application receives joined by commas cannot hold a comma, and
+ * line separators count as control characters. */
+static void test_values_the_application_receives(void **state)
+{
+    (void)state;
+    const char *claims_formats[] = {
+        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"exp\":%ld,\"org_id_to_org_member_info\":"
+        "{\"o-1\":{\"org_id\":\"o-1\",\"user_role\":\"Member,Owner\"}}}",
+        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"exp\":%ld,\"org_id_to_org_member_info\":"
+        "{\"o-1\":{\"org_id\":\"o-1\",\"user_role\":\"Owner\","
+        "\"user_permissions\":[\"can_view_billing,can_delete\"]}}}",
+        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\\u2028x\",\"exp\":%ld}",
+        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"email\":\"a\\u2029b\",\"exp\":%ld}",
+    };
+    const char *paths[] = {"/api/org/o-1/owners", "/api/org/o-1/owners", "/app/x", "/app/x"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char claims[512];
+        snprintf(claims, sizeof claims, claims_formats[i], SUPPORT_NOW + 60);
+        char *token =
+            support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
+        if (decide(paths[i], token)->status != 401)
+            fail_msg("claims %zu gave %d, expected 401", i, decision.status);
+        assert_int_equal(decision.variable_count, 0);
+        free(token);
+    }
+}
+
+/* The decision log line: every value from outside is quoted and escaped,
+ * so a user id cannot forge a status field nor a path a new line. */
+static void test_log_line_cannot_be_forged(void **state)
+{
+    (void)state;
+    char claims[512];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\\\" status=200 x=\\\"\","
+             "\"exp\":%ld}", SUPPORT_NOW + 60);
+    char *token = support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
+    assert_int_equal(decide("/app/caf%C3%A9", token)->status, 200);
+    char line[1024];
+    tg_decision_log_format(&decision, "GET", 7, false, line, sizeof line);
+    assert_string_equal(line, " method=GET path=/app/caf%C3%A9 rule=app status=200 "
+                              "user=\"u\\\" status=200 x=\\\"\" us=7");
+    free(token);
+    decide_full("post", "/app/x", NULL, NULL, NULL);
+    tg_decision_log_format(&decision, "po\"st\n", 1, false, line, sizeof line);
+    assert_string_equal(line, " method=\"po\\\"st\\n\" path=- rule=- status=400 "
+                              "reason=\"the method is not an upper-case HTTP method\" us=1");
+
+    /* Bytes beyond ASCII and every control are escaped; a cut line is said. */
+    char out[64];
+    size_t used = 0;
+    out[0] = '\0';
+    assert_true(tg_text_logfmt_append(out, sizeof out, &used, "k", "\xe2\x80\xa8\x1b=\\"));
+    assert_string_equal(out, " k=\"\\xe2\\x80\\xa8\\x1b=\\\\\"");
+    used = 0;
+    assert_false(tg_text_logfmt_append(out, 8, &used, "key", "a long value"));
+    assert_int_equal(strlen(out), 7);
+}
+
 static void test_active_org_token(void **state)
 {
     (void)state;
@@ -424,6 +489,92 @@ static void test_bad_requests(void **state)
     assert_string_equal(decision.path, "/app/run.cgi/extra");
     decide_full("GET", NULL, NULL, "SCRIPT_NAME=/public/../app/run.cgi", NULL);
     assert_int_equal(decision.status, 401);
+}
+
+/* One view of the request: everything a web server or an application could
+ * read another way than we do is refused (400), never guessed. Each of
+ * these was decided on a reading the server did not serve. */
+static void test_request_view(void **state)
+{
+    (void)state;
+    /* lighttpd and nginx route on the part before "#" but pass it raw. */
+    assert_int_equal(decide("/app/whoami.cgi#/../../public/x", NULL)->status, 400);
+    assert_string_equal(decision.description, "the request target holds a #");
+    assert_int_equal(decide("/app/x?a=1#/../../public/x", NULL)->status, 400);
+    /* Both servers decode %2F and run billing/whoami.cgi. */
+    assert_int_equal(decide("/api/org/o-1/billing%2Fwhoami.cgi", member_token)->status, 400);
+    assert_int_equal(decide("/api/org/o-1/billing%2fx", member_token)->status, 400);
+    assert_int_equal(decide("/app%5cx", owner_token)->status, 400);
+    assert_int_equal(decide("/app\\x", owner_token)->status, 400);
+
+    /* The org header twice, under one or two spellings (lighttpd passes
+     * X-Org-Id and X_Org_Id both as HTTP_X_ORG_ID). */
+    snprintf(bearer, sizeof bearer, "Bearer %s", owner_token);
+    assert_int_equal(
+        decide_full("GET", "/h", bearer, "HTTP_X_ORG_ID=o-1", "HTTP_X_ORG_ID=o-2")->status, 400);
+    assert_int_equal(
+        decide_full("GET", "/h", bearer, "HTTP_X_ORG_ID=o-1", "HTTP_X_ORG_ID=o-1")->status, 400);
+    /* Refused before the credential is looked at. */
+    snprintf(bearer, sizeof bearer, "Bearer %s", expired_token);
+    assert_int_equal(
+        decide_full("GET", "/h", bearer, "HTTP_X_ORG_ID=o-1", "HTTP_X_ORG_ID=o-2")->status, 400);
+    /* A header named with a dot is found as the server passes it. */
+    snprintf(bearer, sizeof bearer, "Bearer %s", owner_token);
+    assert_int_equal(decide_full("GET", "/hd", bearer, "HTTP_X_ORG=o-1", NULL)->status, 200);
+
+    /* Query parameter names are compared decoded, and as PHP reads them. */
+    const char *ambiguous[] = {
+        "/q?%6Frg=o-9&org=o-1", "/q?org=o-1&%6frg=o-9", "/q?o%72g=o-9&org=o-1",
+        "/q?org=o-1&org%5B%5D=o-9", "/q?org=o-1&org[x]=o-9", "/q?+org=o-9&org=o-1",
+        "/q?org=o-1;x=1", "/q?x=1;org=o-1", "/q?org=o-1;org=o-9", "/q?%zz=1&org=o-1",
+        "/q?org=o-1&%00=1", "/q?org=o-1&org",
+    };
+    for (size_t i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++)
+        if (decide(ambiguous[i], owner_token)->status != 400)
+            fail_msg("%s gave %d, expected 400", ambiguous[i], decision.status);
+    /* A name PHP would read as another one is refused only for that one. */
+    assert_int_equal(decide("/q?o.rg=o-9&org=o-1", owner_token)->status, 200);
+    assert_int_equal(decide("/q?x=%zz&org=o-1&y=a;b", owner_token)->status, 200);
+    assert_int_equal(decide("/q?org=o%2D1&x=1", owner_token)->status, 200);
+    assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ID"), "o-1");
+
+    /* Methods: only upper-case tokens (Apache passes "post" on). */
+    assert_int_equal(decide_full("post", "/api/write", NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide_full("GET ", "/app/x", NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide_full("G\xc3\x89T", "/app/x", NULL, NULL, NULL)->status, 400);
+    assert_int_equal(decide_full("M-SEARCH", "/public/x", NULL, NULL, NULL)->status, 200);
+
+    /* Two different copies of what the view is built from. */
+    assert_int_equal(
+        decide_full("GET", "/public/x", NULL, "REQUEST_URI=/app/x", NULL)->status, 400);
+    assert_int_equal(
+        decide_full("GET", "/public/x", NULL, "REQUEST_URI=/public/x", NULL)->status, 200);
+    assert_int_equal(
+        decide_full("GET", "/public/x", NULL, "REQUEST_METHOD=POST", NULL)->status, 400);
+    snprintf(bearer, sizeof bearer, "Bearer %s", owner_token);
+    assert_int_equal(
+        decide_full("GET", "/app/x", bearer, "HTTP_AUTHORIZATION=Bearer x", NULL)->status, 400);
+
+    /* Without REQUEST_URI, a decoded SCRIPT_NAME is read as what it names. */
+    decide_full("GET", NULL, NULL, "SCRIPT_NAME=/public/100%/x?#", NULL);
+    assert_int_equal(decision.status, 200);
+    assert_string_equal(decision.path, "/public/100%25/x%3F%23");
+}
+
+/* Rule patterns are spelled as normalised paths: they match what browsers
+ * send, whichever spelling the request uses. */
+static void test_patterns_match_what_browsers_send(void **state)
+{
+    (void)state;
+    const char *open_paths[] = {
+        "/caf%C3%A9/x", "/caf%c3%a9/x", "/caf\xc3\xa9/x", "/~alice/x", "/%7ealice/x",
+        "/%7Ealice/", "/a@b/x", "/a%40b/x",
+    };
+    for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++)
+        if (decide(open_paths[i], NULL)->status != 200)
+            fail_msg("%s gave %d (rule %s)", open_paths[i], decision.status,
+                     decision.rule ? decision.rule : "-");
+    assert_int_equal(decide("/cafe/x", NULL)->status, 403);
 }
 
 /* Every spelling reaches /app/x on the server: none may pass unauthenticated
@@ -539,9 +690,13 @@ int main(void)
         cmocka_unit_test(test_variables),
         cmocka_unit_test(test_variable_prefix),
         cmocka_unit_test(test_control_character_in_claim_is_401),
+        cmocka_unit_test(test_values_the_application_receives),
+        cmocka_unit_test(test_log_line_cannot_be_forged),
         cmocka_unit_test(test_active_org_token),
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_request_view),
+        cmocka_unit_test(test_patterns_match_what_browsers_send),
         cmocka_unit_test(test_traversal_spellings),
         cmocka_unit_test(test_response_bytes),
     };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Path normalisation: what every web server routes, and what we refuse. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,8 +84,16 @@ static void test_escapes(void **state)
         {"/public/.%2e/app/x", "/app/x"},
         {"/app/%2e/x", "/app/x"},
         {"/app/a%20b", "/app/a%20b"},           /* reserved: kept, one spelling */
-        {"/app/a%2fb", "/app/a%2Fb"},
         {"/app/%c3%a9", "/app/%C3%A9"},
+        {"/app/caf\xc3\xa9", "/app/caf%C3%A9"},   /* raw non-ASCII: its escape */
+        {"/app/a@b;c=d", "/app/a%40b%3Bc%3Dd"},  /* raw reserved: its escape too */
+        {"/app/a%40b%3bc%3Dd", "/app/a%40b%3Bc%3Dd"},
+        {"/app/a+b", "/app/a%2Bb"},
+        {"/app/%25%2e", "/app/%25."},           /* an escaped % stays one */
+        {"/app/%252e%252e/x", "/app/%252e%252e/x"},
+        {"/app/%23", "/app/%23"},               /* an escaped # is a character */
+        {"/app/%3F", "/app/%3F"},
+        {"/app/%c0%ae%c0%ae/x", "/app/%C0%AE%C0%AE/x"},
         {"/app/%", NULL},                       /* invalid escapes */
         {"/app/%2", NULL},
         {"/app/%zz", NULL},
@@ -92,7 +101,13 @@ static void test_escapes(void **state)
         {"/app/%0a", NULL},                     /* control characters */
         {"/app/%7f", NULL},
         {"/app/\x01", NULL},
-        {"/public/..%2Fapp/x", NULL},           /* dot segments behind encoded / */
+        {"/app/a%2fb", NULL},                   /* encoded separators, any case */
+        {"/app/a%2Fb", NULL},
+        {"/app/a%5cb", NULL},
+        {"/app/a%5Cb", NULL},
+        {"/app/a\\b", NULL},                    /* a raw backslash */
+        {"/app/x#/../../public", NULL},         /* a fragment */
+        {"/public/..%2Fapp/x", NULL},
         {"/public/x%2F..%2F..%2Fapp/x", NULL},
         {"/public/x%2f%2e%2e%2fapp", NULL},
         {"/public/..%5Capp", NULL},
@@ -127,6 +142,28 @@ static void test_refuses_bad_shapes(void **state)
     free(long_path);
 }
 
+static void test_canonical_limits(void **state)
+{
+    (void)state;
+    char out[8];
+    const char *why = NULL;
+    assert_int_equal(tg_path_canonical("abc", 3, out, sizeof out, &why), 3);
+    assert_string_equal(out, "abc");
+    /* Expanding escapes past the buffer is an error, never a truncation. */
+    assert_int_equal(tg_path_canonical("a@b", 3, out, 5, &why), -1);
+    assert_string_equal(why, "the path is too long");
+    assert_int_equal(tg_path_canonical("a@b", 3, out, 6, &why), 5);
+    assert_string_equal(out, "a%40b");
+    /* A path that grows past TG_PATH_MAX when spelled canonically. */
+    char *path = malloc(TG_PATH_MAX + 1);
+    path[0] = '/';
+    memset(path + 1, '@', TG_PATH_MAX - 1);
+    path[TG_PATH_MAX] = '\0';
+    char normalised[TG_PATH_MAX + 1];
+    assert_int_equal(tg_path_normalize(path, normalised, &why), -1);
+    free(path);
+}
+
 static void test_percent_decode(void **state)
 {
     (void)state;
@@ -146,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_dot_segments_and_slashes),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_refuses_bad_shapes),
+        cmocka_unit_test(test_canonical_limits),
         cmocka_unit_test(test_percent_decode),
     };
     return cmocka_run_group_tests_name("path", tests, NULL, NULL);
