@@ -10,7 +10,7 @@ mkdir -p "$out"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE"
 flags="$flags -I$top/include $(pkg-config --cflags jansson libcrypto)"
 libs="$(pkg-config --libs jansson libcrypto) -lpthread"
-core="$top/src/base64url.c $top/src/json.c $top/src/path.c $top/src/keys.c $top/src/jwt.c \
+core="$top/src/base64url.c $top/src/json.c $top/src/path.c $top/src/request.c $top/src/keys.c $top/src/jwt.c \
       $top/src/text.c $top/src/claims.c $top/src/log.c $top/src/cache.c"
 passed=0
 failed=0

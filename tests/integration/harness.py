@@ -108,7 +108,7 @@ class World:
 
     def config(self, name, listen=None, extra="", rules=RULES):
         path = os.path.join(self.directory, name)
-        with open(path, "w") as out:
+        with open(path, "w", encoding="utf-8") as out:
             out.write("[tokengate]\n")
             if listen:
                 out.write("listen = %s\nsocket_mode = 0666\n" % listen)

@@ -93,8 +93,9 @@ def apache_skeleton(directory, port, docroot, modules, body):
     return conf
 
 
-def apache(world, directory, fcgid=False):
-    server = Server("apache-fcgid" if fcgid else "apache-authnz", directory)
+def apache(world, directory, fcgid=False, open_paths=False):
+    server = Server("apache-fcgid" if fcgid else
+                    "apache-authnz-open" if open_paths else "apache-authnz", directory)
     modules = ["mpm_prefork", "authn_core", "authz_core", "mime", "cgi"]
     replacements = {"/srv/www": world.docroot}
     if fcgid:
@@ -114,7 +115,8 @@ def apache(world, directory, fcgid=False):
         tokengate(server, world, "127.0.0.1:%d" % tokengate_port,
                   lambda: harness.port_open(tokengate_port))
         replacements["127.0.0.1:9000"] = "127.0.0.1:%d" % tokengate_port
-        body = harness.contrib("apache2/tokengate-authnz-fcgi.conf", replacements)
+        body = harness.contrib("apache2/tokengate-authnz-fcgi-open.conf" if open_paths
+                               else "apache2/tokengate-authnz-fcgi.conf", replacements)
     conf = apache_skeleton(directory, server.port, world.docroot, modules, body)
     server.start([require("apache2"), "-f", conf, "-DFOREGROUND"], "apache.out.log",
                  env=dict(os.environ, APACHE_RUN_DIR=directory, APACHE_LOCK_DIR=directory,
@@ -172,6 +174,7 @@ STARTERS = {
     "lighttpd": lambda world, d: lighttpd(world, d),
     "lighttpd-spawn": lambda world, d: lighttpd(world, d, spawn=True),
     "apache-authnz-fcgi": lambda world, d: apache(world, d),
+    "apache-authnz-fcgi-open": lambda world, d: apache(world, d, open_paths=True),
     "apache-fcgid": lambda world, d: apache(world, d, fcgid=True),
     "nginx": nginx,
 }

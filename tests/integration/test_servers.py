@@ -95,6 +95,24 @@ def test_open_path_needs_no_token(server):
     assert status == 200, body
     assert harness.PROTECTED_BODY in body
     assert "AUTH_USER_ID=" not in body
+    # Apache's authenticator always names a user: "-" for an anonymous
+    # request (applications test AUTH_USER_ID); the contrib variant that
+    # keeps open paths out of the authenticator names none.
+    remote_user = [l for l in body.splitlines() if l.startswith("REMOTE_USER=")]
+    if server.name == "apache-authnz":
+        assert remote_user == ["REMOTE_USER=-"], body
+    else:
+        assert remote_user == [], body
+
+
+def test_open_path_variant_still_protects_the_rest(server, world):
+    if server.name != "apache-authnz-open":
+        pytest.skip("only the Apache variant with open paths outside the authenticator")
+    for path in ("/open/../app/whoami.cgi", "/open/%2e%2e/app/whoami.cgi", "/app/whoami.cgi"):
+        status, _, body = harness.get(server.port, path)
+        assert status == 401, (path, body)
+    status, _, body = harness.get(server.port, "/open/../app/whoami.cgi", world.owner)
+    assert status == 200 and "REMOTE_USER=owner-1" in body.splitlines(), body
 
 
 # Each of these is served from /app/ by at least one server, or must be.
