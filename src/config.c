@@ -198,11 +198,13 @@ static bool words_each(const char *value, bool (*add)(struct parser *, const cha
 
 enum tokengate_key {
     KEY_LISTEN, KEY_THREADS, KEY_DEFAULT, KEY_REALM, KEY_VARIABLE_PREFIX, KEY_LOG_LEVEL,
-    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER, KEY_CACHE_MEMORY
+    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER, KEY_CACHE_MEMORY,
+    KEY_REQUEST_TIMEOUT, KEY_MAX_CONNECTIONS, KEY_MAX_REQUEST_BYTES
 };
 static const char *const tokengate_keys[] = {
     "listen", "threads", "default", "realm", "variable_prefix", "log_level", "cache_size",
-    "state_dir", "socket_mode", "socket_owner", "cache_memory", NULL
+    "state_dir", "socket_mode", "socket_owner", "cache_memory", "request_timeout",
+    "max_connections", "max_request_bytes", NULL
 };
 
 static bool listen_valid(const char *value)
@@ -286,6 +288,26 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
             problem(parser, "cache_size: expected a number from 0 to 10000000, got '%s'", value);
         else
             config->cache_size = number;
+        break;
+    case KEY_REQUEST_TIMEOUT:
+        if (!parse_long(value, 1, 3600, &number))
+            problem(parser, "request_timeout: expected seconds from 1 to 3600, got '%s'", value);
+        else
+            config->request_timeout = number;
+        break;
+    case KEY_MAX_CONNECTIONS:
+        if (!parse_long(value, 1, TG_MAX_CONNECTIONS_LIMIT, &number))
+            problem(parser, "max_connections: expected a number from 1 to %d, got '%s'",
+                    TG_MAX_CONNECTIONS_LIMIT, value);
+        else
+            config->max_connections = number;
+        break;
+    case KEY_MAX_REQUEST_BYTES:
+        if (!parse_long(value, TG_MAX_REQUEST_BYTES_MIN, TG_MAX_REQUEST_BYTES_LIMIT, &number))
+            problem(parser, "max_request_bytes: expected a number from %d to %d, got '%s'",
+                    TG_MAX_REQUEST_BYTES_MIN, TG_MAX_REQUEST_BYTES_LIMIT, value);
+        else
+            config->max_request_bytes = number;
         break;
     case KEY_CACHE_MEMORY:
         if (!parse_long(value, 1, 65536, &number))
@@ -875,6 +897,9 @@ static void whole_file_check(struct parser *parser)
 static void config_defaults(struct tg_config *config)
 {
     config->threads = 4;
+    config->request_timeout = 5;
+    config->max_connections = 4096;
+    config->max_request_bytes = 65536;
     config->socket_mode = 0660;
     config->default_policy = TG_DEFAULT_DENY;
     config->log_level = TG_LOG_INFO;

@@ -7,13 +7,12 @@
 #include "tokengate/cli.h"
 #include "tokengate/config.h"
 #include "tokengate/http.h"
+#include "tokengate/server.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-/* Defined in server.c: serve FastCGI until told to stop. */
-int tg_serve(const char *config_path);
 
 static const char usage_text[] =
     "usage: tokengate [-c FILE]            serve FastCGI (foreground, logs to stderr)\n"

@@ -628,7 +628,7 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher)
     pthread_mutex_unlock(&refresher->lock);
 }
 
-bool tg_refresher_await_unknown_key(struct tg_refresher *refresher)
+bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait)
 {
     pthread_mutex_lock(&refresher->lock);
     time_t now = monotonic_now();
@@ -655,6 +655,10 @@ bool tg_refresher_await_unknown_key(struct tg_refresher *refresher)
     } else {
         pthread_mutex_unlock(&refresher->lock);
         return false;                                   /* rate limited */
+    }
+    if (!wait) {
+        pthread_mutex_unlock(&refresher->lock);
+        return false;
     }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);

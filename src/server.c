@@ -1,22 +1,28 @@
-/* server.c - the FastCGI server: workers, signals, reload.
+/* SPDX-License-Identifier: Apache-2.0 */
+/* server.c - the FastCGI server: front, workers, keys, signals, reload.
  *
  * The main thread owns the signals: SIGTERM, SIGINT and SIGHUP are blocked
- * in every thread and taken with sigwait(), because libfcgi's own handling
- * cannot wake workers blocked in accept. Workers decide requests with the
- * configuration and keys of the current state; SIGHUP builds a whole new
- * state beside it and swaps it in under a write lock, so a request never
- * sees half of a reload, and a broken new configuration leaves the old one
- * serving. Keys are swapped the same way whenever the refresher publishes a
- * new set; a request whose token names an unknown kid leaves the lock, waits
- * for the refresher's fetch, and is decided again.
+ * in every thread and taken with sigwait(). SIGHUP builds a whole new
+ * configuration beside the old one and swaps it in under the state lock, so
+ * a request never sees half of a reload, and a broken new configuration
+ * leaves the old one serving. Keys are swapped the same way whenever the
+ * refresher publishes a new set.
+ *
+ * A worker takes a checked request from the front and hands its bytes to
+ * libfcgi through a memory file: libfcgi parses the parameters and writes
+ * the response records there, and the worker sends them to the web server
+ * without blocking. So libfcgi never reads from a client (no client can
+ * make it wait, and a kept-alive connection goes back to the front at a
+ * record boundary), and a worker never waits for a client either.
  */
+#include "tokengate/server.h"
+
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,46 +30,28 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
-#include "tokengate/cache.h"
-#include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/listen.h"
 #include "tokengate/log.h"
-#include "tokengate/refresh.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
 
-#define SHUTDOWN_GRACE_SECONDS 10
+/* libfcgi frames the response in records of at most 8 KiB, each with an
+ * 8-byte header and up to 7 bytes of padding, then the end records. */
+#define WIRE_MAX (TG_RESPONSE_MAX + (TG_RESPONSE_MAX / 8192 + 1) * 16 + 64)
 
-int tg_serve(const char *config_path);
-
-/* What requests are decided with. The configuration is replaced on reload,
- * the keys whenever the refresher publishes; both under state_lock. */
-struct state {
-    struct tg_config *config;
-    struct tg_keyset *keys;     /* never NULL once serving */
-    struct tg_cache *cache;     /* belongs to these keys; NULL: none */
-};
-
-/* Per worker thread, allocated once: the decision and response buffers are
- * large, and reusing them keeps allocation off the request path. */
-struct worker {
+struct tg_worker {
     pthread_t thread;
     bool started;
-    atomic_bool finished;
-    int listen_fd;
+    struct tg_server *server;
+    int memory_fd;              /* what libfcgi reads and writes */
     FCGX_Request fcgi;
     struct tg_request request;
     struct tg_decision decision;
     char response[TG_RESPONSE_MAX];
+    uint8_t wire[WIRE_MAX];
     char log_line[1024];
 };
-
-static struct state current;
-static unsigned long state_generation;  /* counts swaps of config or keys */
-static pthread_rwlock_t state_lock;
-static atomic_bool stopping;
-static struct tg_refresher *refresher;
 
 /* Loads the configuration and the keys in files; logs every problem. */
 static struct tg_config *config_load(const char *path, struct tg_keyset **static_keys)
@@ -86,36 +74,52 @@ static struct tg_config *config_load(const char *path, struct tg_keyset **static
     return config;
 }
 
-/* The refresher's publications. A cache stays only while every key it was
- * filled under is still there: a token verified with a rotated-out key must
- * be verified again, and fail. */
+/* The refresher's publications (with the refresher's lock held). A cache
+ * stays only while every key it was filled under is still there: a token
+ * verified with a rotated-out key must be verified again, and fail. A new
+ * cache is built outside the write lock, so that requests do not wait for
+ * its allocation; if a reload slipped in meanwhile, it is built again. */
 static void keys_receive(void *context, struct tg_keyset *keys)
 {
-    (void)context;
-    pthread_rwlock_wrlock(&state_lock);
-    struct tg_keyset *old_keys = current.keys;
-    struct tg_cache *old_cache = current.cache;
-    if (old_cache && old_keys && tg_keyset_contains_all(keys, old_keys)) {
-        old_cache = NULL;
-    } else {
-        current.cache = tg_cache_new((size_t)current.config->cache_size,
-                                     (size_t)current.config->cache_memory * 1024 * 1024);
-        if (current.config->cache_size > 0 && !current.cache)
+    struct tg_server *server = context;
+    struct tg_cache *fresh = NULL;
+    for (;;) {
+        pthread_rwlock_rdlock(&server->state_lock);
+        unsigned long seen = server->generation;
+        bool keep = server->cache && server->keys && tg_keyset_contains_all(keys, server->keys);
+        size_t entries = (size_t)server->config->cache_size;
+        size_t bytes = (size_t)server->config->cache_memory * 1024 * 1024;
+        pthread_rwlock_unlock(&server->state_lock);
+        fresh = keep ? NULL : tg_cache_new(entries, bytes);
+        if (!keep && entries > 0 && !fresh)
             tg_log(TG_LOG_WARN, "no memory for the token cache: every signature is checked");
+
+        pthread_rwlock_wrlock(&server->state_lock);
+        if (server->generation != seen) {
+            pthread_rwlock_unlock(&server->state_lock);
+            tg_cache_free(fresh);
+            continue;
+        }
+        struct tg_keyset *old_keys = server->keys;
+        struct tg_cache *old_cache = keep ? NULL : server->cache;
+        if (!keep)
+            server->cache = fresh;
+        server->keys = keys;
+        server->generation++;
+        pthread_rwlock_unlock(&server->state_lock);
+        tg_cache_free(old_cache);
+        tg_keyset_free(old_keys);
+        return;
     }
-    current.keys = keys;
-    state_generation++;
-    pthread_rwlock_unlock(&state_lock);
-    tg_cache_free(old_cache);
-    tg_keyset_free(old_keys);
 }
 
 /* Hands the refresher CONFIG's sources and STATIC_KEYS (consumed); it
  * publishes the resulting keys before returning. */
-static bool keys_configure(const struct tg_config *config, struct tg_keyset *static_keys)
+static bool keys_configure(struct tg_server *server, const struct tg_config *config,
+                           struct tg_keyset *static_keys)
 {
     struct tg_problems problems = {0};
-    int rc = tg_refresher_configure(refresher, config, static_keys, &problems);
+    int rc = tg_refresher_configure(server->refresher, config, static_keys, &problems);
     for (size_t i = 0; i < problems.count; i++)
         tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
     tg_problems_clear(&problems);
@@ -124,11 +128,12 @@ static bool keys_configure(const struct tg_config *config, struct tg_keyset *sta
 }
 
 /* Decides WORKER's request with the current state; state_lock is held. */
-static void decide_current(struct worker *worker)
+static void decide_current(struct tg_worker *worker)
 {
+    struct tg_server *server = worker->server;
     int role = worker->fcgi.role;
     if (role == FCGI_AUTHORIZER || role == FCGI_RESPONDER)
-        tg_decide_cached(current.config, current.keys, current.cache, &worker->request,
+        tg_decide_cached(server->config, server->keys, server->cache, &worker->request,
                          &worker->decision);
     else
         tg_decision_refuse_request(&worker->decision, "unsupported FastCGI role");
@@ -141,30 +146,35 @@ static long microseconds_since(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
-static void request_handle(struct worker *worker)
+/* Decides the request libfcgi parsed and writes the response through it. */
+static void request_handle(struct tg_worker *worker)
 {
+    struct tg_server *server = worker->server;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    FCGX_Request *fcgi = &worker->fcgi;
     struct tg_decision *decision = &worker->decision;
 
     /* The request's stdin is never read: Apache and mod_fcgid send none,
-     * and a read would block for ever. */
-    tg_request_init(&worker->request, (const char *const *)fcgi->envp, time(NULL));
-    pthread_rwlock_rdlock(&state_lock);
+     * and the front drops whatever body comes. */
+    tg_request_init(&worker->request, (const char *const *)worker->fcgi.envp, time(NULL));
+    pthread_rwlock_rdlock(&server->state_lock);
     decide_current(worker);
     if (decision->key_unknown) {
-        /* The fetch publishes under the write lock: wait outside it. The
+        /* Fresh keys might change the answer. The fetch publishes under the
+         * write lock: wait outside it, and only while few enough workers
+         * wait, so that requests whose key is known are never held up. The
          * decision stands unless keys or configuration changed meanwhile
          * (it points into the configuration, which a reload frees). */
-        unsigned long seen = state_generation;
-        pthread_rwlock_unlock(&state_lock);
-        tg_refresher_await_unknown_key(refresher);
-        pthread_rwlock_rdlock(&state_lock);
-        if (state_generation != seen)
+        unsigned long seen = server->generation;
+        pthread_rwlock_unlock(&server->state_lock);
+        bool wait = atomic_fetch_add(&server->key_waiters, 1) < server->key_waiters_max;
+        tg_refresher_demand_unknown_key(server->refresher, wait);
+        atomic_fetch_sub(&server->key_waiters, 1);
+        pthread_rwlock_rdlock(&server->state_lock);
+        if (server->generation != seen)
             decide_current(worker);
     }
-    size_t len = tg_response_format(decision, current.config->realm, worker->response,
+    size_t len = tg_response_format(decision, server->config->realm, worker->response,
                                     sizeof worker->response);
     /* The log line names the rule, which lives in the configuration: it is
      * written before the lock is released, as a reload may free it. */
@@ -173,7 +183,7 @@ static void request_handle(struct worker *worker)
         tg_decision_log_format(decision, worker->request.method, microseconds_since(&start),
                                tg_log_enabled(TG_LOG_DEBUG), worker->log_line,
                                sizeof worker->log_line);
-    pthread_rwlock_unlock(&state_lock);
+    pthread_rwlock_unlock(&server->state_lock);
 
     if (len == 0) {
         /* Cannot happen with TG_RESPONSE_MAX; fail closed all the same. */
@@ -181,155 +191,230 @@ static void request_handle(struct worker *worker)
         len = tg_response_format(decision, "tokengate", worker->response,
                                  sizeof worker->response);
     }
-    FCGX_PutStr(worker->response, (int)len, fcgi->out);
+    FCGX_PutStr(worker->response, (int)len, worker->fcgi.out);
     if (logging)
         tg_log(TG_LOG_INFO, "%s", worker->log_line);
 }
 
+static bool write_at(int fd, const void *data, size_t len, off_t offset)
+{
+    const uint8_t *bytes = data;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, bytes, len, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        bytes += n;
+        len -= (size_t)n;
+        offset += n;
+    }
+    return true;
+}
+
+/* Answers one checked request: libfcgi reads it from the memory file and
+ * writes its response records behind it; they go to the web server in one
+ * non-blocking send. False when the connection must be closed. */
+static bool connection_answer(struct tg_worker *worker, struct tg_connection *connection)
+{
+    size_t request_len;
+    const uint8_t *request = tg_connection_request(connection, &request_len);
+    int fd = worker->memory_fd;
+    /* libfcgi reads up to the end of the file, which ends with the request,
+     * so its writes start right behind it. */
+    if (!write_at(fd, request, request_len, 0) || ftruncate(fd, (off_t)request_len) != 0 ||
+        lseek(fd, 0, SEEK_SET) != 0)
+        return false;
+    worker->fcgi.ipcFd = fd;
+    /* keepConnection stops FCGX_Accept_r and FCGX_Finish_r from closing
+     * the memory file, whatever the web server asked. */
+    worker->fcgi.keepConnection = 1;
+    if (FCGX_Accept_r(&worker->fcgi) != 0) {
+        /* The checked request did not parse: libfcgi closed the file. */
+        worker->memory_fd = -1;
+        return false;
+    }
+    request_handle(worker);
+    worker->fcgi.keepConnection = 1;
+    FCGX_Finish_r(&worker->fcgi);
+    if (worker->fcgi.ipcFd < 0) {
+        worker->memory_fd = -1;
+        return false;
+    }
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (end < (off_t)request_len || end - (off_t)request_len > (off_t)sizeof worker->wire)
+        return false;
+    size_t wire_len = (size_t)(end - (off_t)request_len);
+    if (pread(fd, worker->wire, wire_len, (off_t)request_len) != (ssize_t)wire_len)
+        return false;
+    /* A web server reads its authorizer's answer at once; one that does not
+     * loses the connection rather than a worker. */
+    ssize_t sent = send(tg_connection_fd(connection), worker->wire, wire_len,
+                        MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sent == (ssize_t)wire_len;
+}
+
+static int memory_file_open(void) { return memfd_create("tokengate-worker", MFD_CLOEXEC); }
+
 static void *worker_run(void *argument)
 {
-    struct worker *worker = argument;
-    FCGX_InitRequest(&worker->fcgi, worker->listen_fd, 0);
-    while (!atomic_load(&stopping)) {
-        if (FCGX_Accept_r(&worker->fcgi) < 0)
-            break;
-        request_handle(worker);
-        FCGX_Finish_r(&worker->fcgi);
+    struct tg_worker *worker = argument;
+    /* libfcgi never accepts: its listen socket is none, so an accept it
+     * might try after a protocol error fails at once. */
+    FCGX_InitRequest(&worker->fcgi, -1, 0);
+    struct tg_connection *connection;
+    while ((connection = tg_front_take(worker->server->front))) {
+        if (worker->memory_fd < 0)
+            worker->memory_fd = memory_file_open();
+        bool answered = worker->memory_fd >= 0 && connection_answer(worker, connection);
+        tg_front_give_back(worker->server->front, connection, !answered);
     }
-    FCGX_Free(&worker->fcgi, 1);
-    atomic_store(&worker->finished, true);
+    worker->fcgi.ipcFd = -1;
+    FCGX_Free(&worker->fcgi, 0);
+    if (worker->memory_fd >= 0)
+        close(worker->memory_fd);
     return NULL;
 }
 
-/* Interrupts a worker blocked in accept or read: the handler does nothing,
- * but without SA_RESTART the system call returns EINTR, and libfcgi gives
- * up once FCGX_ShutdownPending() has been called. */
-static void wake_handler(int signal_number) { (void)signal_number; }
-
-static void reload(const char *config_path, int threads)
+static void reload(struct tg_server *server)
 {
     struct tg_keyset *static_keys;
-    struct tg_config *config = config_load(config_path, &static_keys);
+    struct tg_config *config = config_load(server->config_path, &static_keys);
     if (!config) {
         tg_log(TG_LOG_ERROR, "reload failed: the previous configuration keeps serving");
         return;
     }
-    if (config->threads != threads)
+    if (config->threads != server->threads)
         tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
                config->threads);
+    struct tg_front_limits limits = {
+        .request_timeout = config->request_timeout,
+        .max_connections = (size_t)config->max_connections,
+        .max_request_bytes = (size_t)config->max_request_bytes,
+    };
+    tg_front_limits_set(server->front, &limits);
     /* The cache goes with the old configuration (its size may have
      * changed); the keys' publication below starts a new one. */
-    pthread_rwlock_wrlock(&state_lock);
-    struct tg_config *old_config = current.config;
-    struct tg_cache *old_cache = current.cache;
-    current.config = config;
-    state_generation++;
-    current.cache = NULL;
-    pthread_rwlock_unlock(&state_lock);
+    pthread_rwlock_wrlock(&server->state_lock);
+    struct tg_config *old_config = server->config;
+    struct tg_cache *old_cache = server->cache;
+    server->config = config;
+    server->cache = NULL;
+    server->generation++;
+    pthread_rwlock_unlock(&server->state_lock);
     tg_config_free(old_config);
     tg_cache_free(old_cache);
     tg_log_set_level((enum tg_log_level)config->log_level);
-    if (!keys_configure(config, static_keys))
+    if (!keys_configure(server, config, static_keys))
         tg_log(TG_LOG_ERROR, "reload: the new key sources could not be set up; the previous "
                              "keys stay in use");
-    pthread_rwlock_rdlock(&state_lock);
+    pthread_rwlock_rdlock(&server->state_lock);
     tg_log(TG_LOG_INFO, "configuration reloaded: %zu rules, %zu keys", config->rule_count,
-           current.keys->count);
-    pthread_rwlock_unlock(&state_lock);
+           server->keys->count);
+    pthread_rwlock_unlock(&server->state_lock);
 }
 
-static void workers_stop(struct worker **workers, int count, int listen_fd, bool own_socket)
+/* Opens the listening socket from the configuration, or takes the one on
+ * fd 0. False (with the reason logged) when there is none. */
+static bool socket_open(struct tg_server *server)
 {
-    atomic_store(&stopping, true);
-    FCGX_ShutdownPending();
-    /* Shutting down a socket we opened wakes every accept at once; an
-     * inherited one may be shared with sibling processes, so it is left
-     * alone and the workers are woken by signal instead. */
-    if (own_socket)
-        shutdown(listen_fd, SHUT_RDWR);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += SHUTDOWN_GRACE_SECONDS;
-    for (;;) {
-        int running = 0;
-        for (int i = 0; i < count; i++)
-            if (workers[i]->started && !atomic_load(&workers[i]->finished)) {
-                running++;
-                pthread_kill(workers[i]->thread, SIGUSR1);
-            }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (running == 0 || now.tv_sec > deadline.tv_sec) {
-            if (running)
-                tg_log(TG_LOG_WARN, "%d workers still busy after %d s; exiting anyway", running,
-                       SHUTDOWN_GRACE_SECONDS);
-            break;
+    const struct tg_config *config = server->config;
+    server->own_socket = config->listen != NULL;
+    server->listen_fd = -1;
+    if (!server->own_socket) {
+        if (!tg_listen_is_socket(0)) {
+            tg_log(TG_LOG_ERROR, "no listen in %s and file descriptor 0 is not a socket: set "
+                                 "listen = 127.0.0.1:PORT or start tokengate from the web "
+                                 "server",
+                   server->config_path);
+            return false;
         }
-        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        server->listen_fd = 0;
+        return true;
     }
-    for (int i = 0; i < count; i++)
-        if (workers[i]->started && atomic_load(&workers[i]->finished))
-            pthread_join(workers[i]->thread, NULL);
+    /* Kept for the end: a reload may change listen, not the open socket. */
+    if (config->listen[0] == '/')
+        snprintf(server->socket_path, sizeof server->socket_path, "%s", config->listen);
+    char err[512];
+    server->listen_fd =
+        tg_listen_open(config->listen, config->socket_mode, config->socket_owner, err, sizeof err);
+    if (server->listen_fd < 0) {
+        tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, config->listen_line, err);
+        server->socket_path[0] = '\0';
+        return false;
+    }
+    if (!tg_listen_is_local(config->listen))
+        tg_log(TG_LOG_WARN, "listening on %s, which is not loopback: any host that can "
+                            "connect can take connections; firewall it so that only the web "
+                            "server can",
+               config->listen);
+    return true;
+}
+
+static bool workers_start(struct tg_server *server)
+{
+    server->workers = calloc((size_t)server->threads, sizeof *server->workers);
+    if (!server->workers)
+        return false;
+    for (int i = 0; i < server->threads; i++) {
+        struct tg_worker *worker = calloc(1, sizeof *worker);
+        if (!worker)
+            return false;
+        server->workers[i] = worker;
+        worker->server = server;
+        worker->memory_fd = memory_file_open();
+        if (worker->memory_fd < 0 ||
+            pthread_create(&worker->thread, NULL, worker_run, worker) != 0) {
+            tg_log(TG_LOG_ERROR, "cannot start worker thread %d", i);
+            return false;
+        }
+        worker->started = true;
+    }
+    return true;
+}
+
+/* Requests waiting for a fetch are released first, so that none holds up
+ * the shutdown for a fetch's timeout; the front then stops taking
+ * connections, and the workers answer what is queued and end. */
+static void server_stop(struct tg_server *server)
+{
+    if (server->refresher)
+        tg_refresher_stop(server->refresher);
+    if (server->front)
+        tg_front_stop(server->front);
+    for (int i = 0; server->workers && i < server->threads; i++) {
+        struct tg_worker *worker = server->workers[i];
+        if (!worker)
+            continue;
+        if (worker->started)
+            pthread_join(worker->thread, NULL);
+        else if (worker->memory_fd >= 0)
+            close(worker->memory_fd);
+        free(worker);
+    }
+    free(server->workers);
+    server->workers = NULL;
+    tg_front_free(server->front);
+    server->front = NULL;
 }
 
 int tg_serve(const char *config_path)
 {
+    struct tg_server server_storage = {.config_path = config_path, .listen_fd = -1};
+    struct tg_server *server = &server_storage;
+    int status = 1;
+    bool serving = false;
+
     pthread_rwlockattr_t attributes;
     pthread_rwlockattr_init(&attributes);
     /* A steady stream of readers must not starve a reload. */
     pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&state_lock, &attributes);
+    pthread_rwlock_init(&server->state_lock, &attributes);
+    pthread_rwlockattr_destroy(&attributes);
 
-    struct tg_keyset *static_keys;
-    current.config = config_load(config_path, &static_keys);
-    if (current.config)
-        tg_log_set_level((enum tg_log_level)current.config->log_level);
-    refresher = current.config ? tg_refresher_new(keys_receive, NULL) : NULL;
-    if (!current.config || !refresher || !keys_configure(current.config, static_keys) ||
-        !current.keys) {
-        tg_log(TG_LOG_ERROR, "not starting: fix %s (tokengate -t lists every problem)",
-               config_path);
-        tg_refresher_free(refresher);
-        tg_config_free(current.config);
-        return 1;
-    }
-    const struct tg_config *config = current.config;
-
-    int listen_fd = 0;
-    bool own_socket = config->listen != NULL;
-    /* Kept for the end: a reload may change listen, not the open socket. */
-    char socket_path[256] = "";
-    if (own_socket && config->listen[0] == '/')
-        snprintf(socket_path, sizeof socket_path, "%s", config->listen);
-    char err[512];
-    if (FCGX_Init() != 0) {
-        tg_log(TG_LOG_ERROR, "libfcgi failed to initialise");
-        return 1;
-    }
-    if (own_socket) {
-        listen_fd = tg_listen_open(config->listen, config->socket_mode, config->socket_owner,
-                                   err, sizeof err);
-        if (listen_fd < 0) {
-            tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, config->listen_line, err);
-            return 1;
-        }
-        if (!tg_listen_is_local(config->listen))
-            tg_log(TG_LOG_WARN, "listening on %s, which is not loopback: libfcgi can be "
-                                "crashed by one crafted record from anyone who can connect; "
-                                "firewall it so that only the web server can",
-                   config->listen);
-    } else if (!tg_listen_is_socket(0)) {
-        tg_log(TG_LOG_ERROR, "no listen in %s and file descriptor 0 is not a socket: set "
-                             "listen = 127.0.0.1:PORT or start tokengate from the web server",
-               config_path);
-        return 1;
-    }
-
-    /* Signals: TERM, INT and HUP go to sigwait() below; USR1 only wakes. */
+    /* Signals: TERM, INT and HUP go to sigwait() below, in every thread
+     * created from here on too. */
     signal(SIGPIPE, SIG_IGN);
-    struct sigaction wake = {.sa_handler = wake_handler};
-    sigemptyset(&wake.sa_mask);
-    sigaction(SIGUSR1, &wake, NULL);
     sigset_t handled;
     sigemptyset(&handled);
     sigaddset(&handled, SIGTERM);
@@ -337,73 +422,88 @@ int tg_serve(const char *config_path)
     sigaddset(&handled, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
 
+    struct tg_keyset *static_keys = NULL;
+    server->config = config_load(config_path, &static_keys);
+    if (!server->config)
+        goto fail;
+    const struct tg_config *config = server->config;
+    tg_log_set_level((enum tg_log_level)config->log_level);
+    if (geteuid() == 0)
+        tg_log(TG_LOG_WARN, "running as root: run tokengate as its own user (see "
+                            "contrib/tokengate.service)");
+    server->threads = config->threads;
+    server->key_waiters_max = config->threads / 4;
+    server->refresher = tg_refresher_new(keys_receive, server);
+    if (!server->refresher) {
+        tg_keyset_free(static_keys);
+        goto fail;
+    }
+    if (!keys_configure(server, config, static_keys) || !server->keys)
+        goto fail;
+    if (FCGX_Init() != 0) {
+        tg_log(TG_LOG_ERROR, "libfcgi failed to initialise");
+        goto fail;
+    }
+    if (!socket_open(server))
+        goto fail;
+    struct tg_front_limits limits = {
+        .request_timeout = config->request_timeout,
+        .max_connections = (size_t)config->max_connections,
+        .max_request_bytes = (size_t)config->max_request_bytes,
+    };
+    server->front = tg_front_new(server->listen_fd, &limits);
+    if (!server->front) {
+        tg_log(TG_LOG_ERROR, "cannot set up the connection front: %s", strerror(errno));
+        goto fail;
+    }
+
     /* Read before the refresher starts: from then on the keys may be
      * replaced at any moment, and are only read under the lock. */
-    size_t key_count = current.keys->count;
-    int status = 0;
-    if (tg_refresher_start(refresher) != 0) {
+    size_t key_count = server->keys->count;
+    if (tg_refresher_start(server->refresher) != 0) {
         tg_log(TG_LOG_ERROR, "cannot start the key refresher thread");
-        status = 1;
+        goto fail;
     }
     if (key_count == 0)
         tg_log(TG_LOG_WARN, "no verification key yet (none in files, none saved in %s): "
                             "requests with a token get 503 until a provider answers",
                config->state_dir);
-
-    int threads = config->threads;
-    struct worker **workers = calloc((size_t)threads, sizeof *workers);
-    for (int i = 0; workers && status == 0 && i < threads; i++) {
-        workers[i] = calloc(1, sizeof **workers);
-        if (!workers[i]) {
-            status = 1;
-            break;
-        }
-        workers[i]->listen_fd = listen_fd;
-        if (pthread_create(&workers[i]->thread, NULL, worker_run, workers[i]) != 0) {
-            tg_log(TG_LOG_ERROR, "cannot start worker thread %d", i);
-            status = 1;
-            break;
-        }
-        workers[i]->started = true;
-    }
-    if (!workers)
-        status = 1;
+    if (!workers_start(server) || tg_front_start(server->front) != 0)
+        goto fail;
+    serving = true;
     tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys",
-           PACKAGE_VERSION, config->listen ? config->listen : "inherited socket", threads,
-           config->rule_count, key_count);
+           PACKAGE_VERSION, config->listen ? config->listen : "inherited socket",
+           server->threads, config->rule_count, key_count);
 
-    while (status == 0) {
+    for (;;) {
         int received = 0;
         if (sigwait(&handled, &received) != 0)
             continue;
         if (received == SIGHUP) {
-            reload(config_path, threads);
+            reload(server);
             continue;
         }
         tg_log(TG_LOG_INFO, "%s: finishing requests in flight",
                received == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
-    /* Requests waiting for a fetch are released first, so that none holds
-     * up the shutdown for a fetch's timeout. */
-    tg_refresher_stop(refresher);
-    if (workers)
-        workers_stop(workers, threads, listen_fd, own_socket);
-    if (own_socket) {
-        close(listen_fd);
-        if (socket_path[0])
-            unlink(socket_path);
-    }
-    for (int i = 0; workers && i < threads; i++)
-        if (workers[i] && (!workers[i]->started || atomic_load(&workers[i]->finished)))
-            free(workers[i]);
-    free(workers);
-    tg_refresher_free(refresher);
-    refresher = NULL;
-    tg_cache_free(current.cache);
-    tg_keyset_free(current.keys);
-    tg_config_free(current.config);
-    memset(&current, 0, sizeof current);
-    tg_log(TG_LOG_INFO, "stopped");
+    status = 0;
+
+fail:
+    if (!serving)
+        tg_log(TG_LOG_ERROR, "not starting: fix %s (tokengate -t lists every problem)",
+               config_path);
+    server_stop(server);
+    tg_refresher_free(server->refresher);
+    if (server->own_socket && server->listen_fd >= 0)
+        close(server->listen_fd);
+    if (server->socket_path[0])
+        unlink(server->socket_path);
+    tg_cache_free(server->cache);
+    tg_keyset_free(server->keys);
+    tg_config_free(server->config);
+    pthread_rwlock_destroy(&server->state_lock);
+    if (serving)
+        tg_log(TG_LOG_INFO, "stopped");
     return status;
 }

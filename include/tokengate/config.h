@@ -28,6 +28,10 @@ struct tg_config_source {
     int line;
 };
 
+#define TG_MAX_CONNECTIONS_LIMIT 1000000
+#define TG_MAX_REQUEST_BYTES_MIN 1024
+#define TG_MAX_REQUEST_BYTES_LIMIT (1024 * 1024)
+
 struct tg_config {
     char *file;
 
@@ -37,6 +41,9 @@ struct tg_config {
     long socket_mode;               /* unix socket permissions, default 0660 */
     char *socket_owner;             /* unix socket "user[:group]", or NULL */
     int threads;
+    long request_timeout;           /* seconds to deliver a whole request */
+    long max_connections;           /* held at once; more wait in the backlog */
+    long max_request_bytes;         /* FastCGI records of one request */
     enum tg_default_policy default_policy;
     char *realm;
     char *variable_prefix;

@@ -51,12 +51,12 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher);
 
 /* Called by a request whose token names a kid no key has (or when no key is
  * loaded at all). Starts a fetch of every source unless one ran less than
- * refresh_min_interval ago, joins a fetch already under way, and waits for
- * it (at most TG_REFRESH_WAIT_SECONDS). True when a fetch finished, so that
- * deciding again may give another answer; false at once when rate limited or
- * there is nothing to fetch. The caller must hold no lock a publication
- * needs. */
-bool tg_refresher_await_unknown_key(struct tg_refresher *refresher);
+ * refresh_min_interval ago, or joins a fetch already under way; with WAIT,
+ * waits for it (at most TG_REFRESH_WAIT_SECONDS). True when a fetch
+ * finished, so that deciding again may give another answer; false at once
+ * without WAIT, when rate limited, or when there is nothing to fetch. The
+ * caller must hold no lock a publication needs. */
+bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait);
 
 /* How many fetches of sources have been started (the tests count them). */
 unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher);

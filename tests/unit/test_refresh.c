@@ -97,7 +97,7 @@ static struct tg_keyset *keys_after(const struct tg_config *config, bool fetch,
     if (fetch)
         tg_refresher_fetch_missing(refresher);
     /* No thread: an unknown kid cannot wait for anything. */
-    assert_false(tg_refresher_await_unknown_key(refresher));
+    assert_false(tg_refresher_demand_unknown_key(refresher, true));
     *fetches = tg_refresher_fetch_count(refresher);
     tg_refresher_free(refresher);
     return published;
