@@ -1,8 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c - tokengate's command line: dispatch to serve, check, mint, -t. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tokengate/cli.h"
 #include "tokengate/config.h"
@@ -26,8 +30,21 @@ static const char usage_text[] =
     "The configuration is -c FILE, else $TOKENGATE_CONFIG, else " TG_SYSCONFDIR
     "/tokengate/tokengate.conf.\n";
 
+/* Makes file descriptors 0, 1 and 2 valid before anything is opened: a
+ * spawner that starts tokengate with them closed would otherwise let the
+ * first sockets take them, and log lines would land inside responses. */
+static bool standard_fds_ensure(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+            return false;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    if (!standard_fds_ensure())
+        return 1;
     const char *config_argument = NULL;
     bool test_only = false;
     int i = 1;

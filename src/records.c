@@ -51,8 +51,8 @@ struct params_cursor {
     size_t stream_left;    /* content bytes left in the whole stream */
 };
 
-/* Moves to the next byte of content; false at the end of the stream. */
-static bool cursor_next(struct params_cursor *cursor, uint8_t *byte)
+/* Moves to a record with content left; false at the end of the stream. */
+static bool cursor_ready(struct params_cursor *cursor)
 {
     while (cursor->record_left == 0) {
         cursor->position += cursor->padding;
@@ -64,9 +64,37 @@ static bool cursor_next(struct params_cursor *cursor, uint8_t *byte)
         cursor->record_left = header.content_length;
         cursor->padding = header.padding_length;
     }
+    return true;
+}
+
+static bool cursor_byte(struct params_cursor *cursor, uint8_t *byte)
+{
+    if (!cursor_ready(cursor))
+        return false;
     *byte = cursor->data[cursor->position++];
     cursor->record_left--;
     cursor->stream_left--;
+    return true;
+}
+
+/* Passes LEN bytes of content, a record's piece at a time, refusing any
+ * that holds a NUL, or an "=" when NAME: a NUL would cut the C string
+ * libfcgi makes of the pair, and an "=" in a name would move where its
+ * value starts. */
+static bool cursor_pass(struct params_cursor *cursor, size_t len, bool name)
+{
+    while (len > 0) {
+        if (!cursor_ready(cursor))
+            return false;
+        size_t piece = len < cursor->record_left ? len : cursor->record_left;
+        const uint8_t *bytes = cursor->data + cursor->position;
+        if (memchr(bytes, 0, piece) || (name && memchr(bytes, '=', piece)))
+            return false;
+        cursor->position += piece;
+        cursor->record_left -= piece;
+        cursor->stream_left -= piece;
+        len -= piece;
+    }
     return true;
 }
 
@@ -74,14 +102,14 @@ static bool cursor_next(struct params_cursor *cursor, uint8_t *byte)
 static bool length_read(struct params_cursor *cursor, size_t *length)
 {
     uint8_t bytes[4];
-    if (!cursor_next(cursor, &bytes[0]))
+    if (!cursor_byte(cursor, &bytes[0]))
         return false;
     if (!(bytes[0] & 0x80)) {
         *length = bytes[0];
         return true;
     }
     for (int i = 1; i < 4; i++)
-        if (!cursor_next(cursor, &bytes[i]))
+        if (!cursor_byte(cursor, &bytes[i]))
             return false;
     *length = (size_t)(bytes[0] & 0x7f) << 24 | (size_t)bytes[1] << 16 |
               (size_t)bytes[2] << 8 | bytes[3];
@@ -106,17 +134,9 @@ bool tg_records_params_sound(const uint8_t *data, size_t len)
             return false;
         /* Lengths are at most 31 bits, so the sum cannot wrap here, and it
          * must fit in what the stream still holds: libfcgi trusts it. */
-        if (name_len == 0 || name_len + value_len > cursor.stream_left)
+        if (name_len == 0 || name_len + value_len > cursor.stream_left ||
+            !cursor_pass(&cursor, name_len, true) || !cursor_pass(&cursor, value_len, false))
             return false;
-        for (size_t i = 0; i < name_len + value_len; i++) {
-            uint8_t byte;
-            if (!cursor_next(&cursor, &byte))
-                return false;
-            /* A NUL would cut the C string libfcgi makes of the pair, and
-             * an "=" in a name would move where its value starts. */
-            if (byte == 0 || (i < name_len && byte == '='))
-                return false;
-        }
     }
     return true;
 }

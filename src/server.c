@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,6 +399,25 @@ static void server_stop(struct tg_server *server)
     server->front = NULL;
 }
 
+/* Every connection held is a descriptor: raise the soft limit as far as
+ * the hard one allows, and say so when max_connections cannot fit. */
+static void files_limit_raise(const struct tg_config *config)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    rlim_t needed = (rlim_t)config->max_connections + (rlim_t)config->threads + 64;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed)
+        tg_log(TG_LOG_WARN, "max_connections = %ld needs about %lu file descriptors, but the "
+                            "limit is %lu: raise LimitNOFILE",
+               config->max_connections, (unsigned long)needed, (unsigned long)limit.rlim_cur);
+}
+
 int tg_serve(const char *config_path)
 {
     struct tg_server server_storage = {.config_path = config_path, .listen_fd = -1};
@@ -428,6 +448,9 @@ int tg_serve(const char *config_path)
         goto fail;
     const struct tg_config *config = server->config;
     tg_log_set_level((enum tg_log_level)config->log_level);
+    if (tg_log_writer_start() != 0)
+        tg_log(TG_LOG_WARN, "cannot start the log writer: log lines are written directly");
+    files_limit_raise(config);
     if (geteuid() == 0)
         tg_log(TG_LOG_WARN, "running as root: run tokengate as its own user (see "
                             "contrib/tokengate.service)");
@@ -503,7 +526,11 @@ fail:
     tg_keyset_free(server->keys);
     tg_config_free(server->config);
     pthread_rwlock_destroy(&server->state_lock);
+    if (tg_log_dropped() > 0)
+        tg_log(TG_LOG_WARN, "%lu log lines were dropped: stderr did not keep up",
+               tg_log_dropped());
     if (serving)
         tg_log(TG_LOG_INFO, "stopped");
+    tg_log_writer_stop();
     return status;
 }

@@ -10,11 +10,11 @@ mkdir -p "$out"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE"
 flags="$flags -I$top/include $(pkg-config --cflags jansson libcrypto)"
 libs="$(pkg-config --libs jansson libcrypto) -lpthread"
-core="$top/src/base64url.c $top/src/json.c $top/src/path.c $top/src/request.c $top/src/keys.c $top/src/jwt.c \
+core="$top/src/base64url.c $top/src/json.c $top/src/path.c $top/src/request.c $top/src/records.c $top/src/keys.c $top/src/jwt.c \
       $top/src/text.c $top/src/claims.c $top/src/log.c $top/src/cache.c"
 passed=0
 failed=0
-for target in json path jwt provider; do
+for target in json path jwt provider records; do
     extra=""
     [ "$target" = jwt ] && extra="$top/tests/unit/support.c $top/src/config.c $top/src/rules.c \
         $top/src/jwk.c $top/src/http.c $top/src/provider.c $(pkg-config --libs inih libcurl)"

@@ -381,19 +381,19 @@ static void test_control_character_in_claim_is_401(void **state)
 static void test_values_the_application_receives(void **state)
 {
     (void)state;
-    const char *claims_formats[] = {
-        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"exp\":%ld,\"org_id_to_org_member_info\":"
-        "{\"o-1\":{\"org_id\":\"o-1\",\"user_role\":\"Member,Owner\"}}}",
-        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"exp\":%ld,\"org_id_to_org_member_info\":"
+    const char *claims_bodies[] = {
+        "\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"org_id_to_org_member_info\":"
+        "{\"o-1\":{\"org_id\":\"o-1\",\"user_role\":\"Member,Owner\"}}",
+        "\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"org_id_to_org_member_info\":"
         "{\"o-1\":{\"org_id\":\"o-1\",\"user_role\":\"Owner\","
-        "\"user_permissions\":[\"can_view_billing,can_delete\"]}}}",
-        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\\u2028x\",\"exp\":%ld}",
-        "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"email\":\"a\\u2029b\",\"exp\":%ld}",
+        "\"user_permissions\":[\"can_view_billing,can_delete\"]}}",
+        "\"iss\":\"" ISSUER "\",\"user_id\":\"u\\u2028x\"",
+        "\"iss\":\"" ISSUER "\",\"user_id\":\"u\",\"email\":\"a\\u2029b\"",
     };
     const char *paths[] = {"/api/org/o-1/owners", "/api/org/o-1/owners", "/app/x", "/app/x"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char claims[512];
-        snprintf(claims, sizeof claims, claims_formats[i], SUPPORT_NOW + 60);
+        snprintf(claims, sizeof claims, "{%s,\"exp\":%ld}", claims_bodies[i], SUPPORT_NOW + 60);
         char *token =
             support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
         if (decide(paths[i], token)->status != 401)
