@@ -47,6 +47,11 @@ int tg_cli_config_test(const char *config_path)
     size_t remote = (config->api_key_file ? 1 : 0) + (config->oidc_issuer ? 1 : 0);
     for (size_t i = 0; i < config->jwks_count; i++)
         remote += tg_config_source_is_url(config->jwks[i].value);
+    /* Risky but not fatal: the server ignores what it cannot trust there. */
+    char why[512];
+    if (remote && tg_state_dir_check(config->state_dir, why, sizeof why))
+        fprintf(stderr, "%s: warning: state_dir: %s; saved keys there are ignored\n",
+                config_path, why);
     if (remote)
         printf("%s: configuration is valid (%zu rules, %zu keys from files, remote key "
                "sources: %zu)\n", config_path, config->rule_count, keys.count, remote);

@@ -254,20 +254,44 @@ static bool literal_read(struct reader *reader, struct tg_json_token *token)
 }
 
 /* Member names of the object at OBJECT must differ: two readers could
- * otherwise pick different values of the same name. Quadratic, but only in
- * the member count of one object of at most TG_JSON_TEXT_MAX bytes. */
+ * otherwise pick different values of the same name. Linear: names go into
+ * an open-addressing table of token indexes, so a forged document full of
+ * tiny members costs no more than reading it. */
+#define MEMBER_TABLE_SIZE 8192   /* a power of two, at least twice the members of one object */
+_Static_assert(MEMBER_TABLE_SIZE >= TG_JSON_TOKENS_MAX, "the member table must hold every name");
+
+static uint32_t name_hash(const char *text, size_t len)
+{
+    uint32_t hash = 2166136261u;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ (unsigned char)text[i]) * 16777619u;
+    return hash;
+}
+
 static bool members_unique(const struct tg_json *json, int object)
 {
     const struct tg_json_token *tokens = json->tokens;
+    int size = tokens[object].size;
+    if (size < 2)
+        return true;
+    uint16_t table[MEMBER_TABLE_SIZE];   /* token index + 1; 0: empty */
+    size_t mask = 16;
+    while (mask < (size_t)size * 2)
+        mask *= 2;
+    mask -= 1;
+    memset(table, 0, (mask + 1) * sizeof table[0]);
     int key = object + 1;
-    for (int i = 0; i < tokens[object].size; i++) {
-        int other = tokens[key + 1].end;
-        for (int j = i + 1; j < tokens[object].size; j++) {
-            if (tokens[other].length == tokens[key].length &&
-                memcmp(json->text + tokens[other].start, json->text + tokens[key].start,
-                       tokens[key].length) == 0)
+    for (int i = 0; i < size; i++) {
+        const char *name = json->text + tokens[key].start;
+        size_t len = tokens[key].length;
+        for (size_t slot = name_hash(name, len) & mask;; slot = (slot + 1) & mask) {
+            if (table[slot] == 0) {
+                table[slot] = (uint16_t)(key + 1);
+                break;
+            }
+            const struct tg_json_token *other = &tokens[table[slot] - 1];
+            if (other->length == len && memcmp(json->text + other->start, name, len) == 0)
                 return false;
-            other = tokens[other + 1].end;
         }
         key = tokens[key + 1].end;
     }

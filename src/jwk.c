@@ -20,6 +20,7 @@ struct jwk_context {
     tg_jwk_warning_fn warn;
     void *context;
     size_t index;
+    enum tg_jwk_origin origin;
 };
 
 static void warning(struct jwk_context *context, const char *kid, const char *format, ...)
@@ -197,6 +198,12 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     char err[256];
     int rc;
+    if (kty && !strcmp(kty, "oct") && context->origin != TG_JWK_LOCAL) {
+        /* A set served at a URL is public by nature: a shared secret in it
+         * would let anyone who can read it sign tokens. */
+        warning(context, kid, "oct key skipped: shared secrets are accepted only from local files");
+        return 0;
+    }
     if (kty && !strcmp(kty, "oct")) {
         unsigned char secret[JWK_FIELD_MAX];
         long len = member_decode(jwk, "k", secret);
@@ -226,7 +233,8 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
 }
 
 int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
-                       tg_jwk_warning_fn warn, void *context, char *err, size_t err_size)
+                       enum tg_jwk_origin origin, tg_jwk_warning_fn warn, void *context,
+                       char *err, size_t err_size)
 {
     json_error_t error;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
@@ -242,7 +250,7 @@ int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
         json_decref(root);
         return -1;
     }
-    struct jwk_context jwk_context = {.warn = warn, .context = context};
+    struct jwk_context jwk_context = {.warn = warn, .context = context, .origin = origin};
     int added = 0;
     size_t count = keys ? json_array_size(keys) : 1;
     for (size_t i = 0; i < count; i++) {
@@ -266,7 +274,8 @@ int tg_keyset_add_jwks_file(struct tg_keyset *set, const char *path, tg_jwk_warn
     char *text = tg_file_read(path, TG_JWKS_MAX_BYTES, &len, err, err_size);
     if (!text)
         return -1;
-    int added = tg_keyset_add_jwks(set, text, len, warn, context, inner, sizeof inner);
+    int added =
+        tg_keyset_add_jwks(set, text, len, TG_JWK_LOCAL, warn, context, inner, sizeof inner);
     if (added < 0)
         snprintf(err, err_size, "%s: %s", path, inner);
     free(text);

@@ -199,9 +199,12 @@ static enum tg_jwt_status token_verify(const struct tg_jwt_policy *policy, const
     if (header_len == 0 || claims_len == 0 || signature_len == 0)
         return TG_JWT_MALFORMED;
 
-    /* The header is read in the claims' storage: it is done with before the
+    /* No JOSE header needs more than a few hundred bytes: a larger one is
+     * refused unread, so that forged headers cost nothing to refuse. The
+     * header is read in the claims' storage: it is done with before the
      * claims are decoded. */
-    if (!part_parse(claims, token, header_len))
+    if (header_len > TG_BASE64URL_ENCODED_LEN(TG_JOSE_HEADER_MAX) ||
+        !part_parse(claims, token, header_len))
         return TG_JWT_MALFORMED;
     enum tg_alg alg = TG_ALG_UNKNOWN;
     char kid[TG_KID_MAX];

@@ -290,7 +290,7 @@ int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const cha
                               char *err, size_t err_size)
 {
     size_t len;
-    char *secret = tg_file_read(path, KEY_FILE_MAX, &len, err, err_size);
+    char *secret = tg_file_read_trusted(path, KEY_FILE_MAX, true, &len, err, err_size);
     if (!secret)
         return -1;
     while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))

@@ -10,7 +10,6 @@
 
 /* Refreshing more than daily protects nothing, and a huge max-age must not
  * stop rotation from ever being noticed. */
-#define RETRY_AFTER_MAX (24 * 3600)
 
 static json_t *object_load(const char *body, size_t len, const char *what, char *err,
                            size_t err_size)
@@ -114,7 +113,9 @@ long tg_provider_next_fetch(bool success, long max_age, long retry_after, int fa
         delay *= 2;
     if (delay > interval)
         delay = interval;
+    /* A provider's Retry-After is honoured up to refresh_interval: one
+     * answer must not freeze a key source for a day. */
     if (retry_after > delay)
-        delay = retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : retry_after;
+        delay = retry_after > interval ? interval : retry_after;
     return delay;
 }

@@ -9,6 +9,7 @@
 #include "tokengate/refresh.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -241,7 +242,8 @@ static int answer_read(enum tg_source_kind kind, const char *body, size_t len,
 {
     if (kind == TG_SOURCE_PROPELAUTH)
         return tg_provider_metadata_read(body, len, keys, err, err_size);
-    int added = tg_keyset_add_jwks(keys, body, len, warning_keep, warnings, err, err_size);
+    int added = tg_keyset_add_jwks(keys, body, len, TG_JWK_REMOTE, warning_keep, warnings, err,
+                                   err_size);
     if (added == 0) {
         snprintf(err, err_size, "the JWK set holds no key that can verify signatures");
         return -1;
@@ -258,15 +260,38 @@ static void job_from_source(struct job *job, const struct source *source)
     memcpy(job->where, source->where, sizeof job->where);
 }
 
-/* Keys written by an earlier run, or none. */
-static void source_load_saved(struct source *source)
+const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size)
+{
+    int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return NULL;  /* created at the first save */
+        snprintf(why, why_size, "cannot open %s: %s", state_dir, strerror(errno));
+        return why;
+    }
+    const char *problem = tg_file_trust_check(fd, state_dir, false, why, why_size);
+    close(fd);
+    return problem;
+}
+
+/* Keys written by an earlier run, or none. Whoever can write state_dir or a
+ * file in it could plant keys: such a directory or file is not read. */
+static void source_load_saved(struct source *source, const char *state_dir)
 {
     size_t len;
     char err[512];
-    char *body = tg_file_read(source->state_path, TG_HTTP_BODY_MAX, &len, err, sizeof err);
+    if (tg_state_dir_check(state_dir, err, sizeof err)) {
+        tg_log(TG_LOG_WARN, "%s: ignoring the keys saved for %s: state_dir: %s", source->where,
+               source->url, err);
+        return;
+    }
+    errno = 0;
+    char *body = tg_file_read_trusted(source->state_path, TG_HTTP_BODY_MAX, false, &len, err,
+                                      sizeof err);
     if (!body) {
         if (errno != ENOENT)
-            tg_log(TG_LOG_WARN, "%s: no saved keys for %s: %s", source->where, source->url, err);
+            tg_log(TG_LOG_WARN, "%s: ignoring the keys saved for %s: %s", source->where,
+                   source->url, err);
         return;
     }
     struct warnings warnings = {.used = 0};
@@ -293,9 +318,19 @@ static void answer_save(const char *state_dir, const char *path, const char *whe
                             "next start", where, state_dir, strerror(errno));
         return;
     }
+    char why[512];
+    if (tg_state_dir_check(state_dir, why, sizeof why)) {
+        tg_log(TG_LOG_WARN, "%s: keys are not saved: state_dir: %s", where, why);
+        return;
+    }
     char temporary[PATH_MAX + 8];
     snprintf(temporary, sizeof temporary, "%s.new", path);
-    FILE *file = fopen(temporary, "wb");
+    /* A fresh file of our own, never one planted in its place. */
+    unlink(temporary);
+    int fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *file = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !file)
+        close(fd);
     bool ok = file && fwrite(body, 1, len, file) == len;
     ok = file && fflush(file) == 0 && fsync(fileno(file)) == 0 && ok;
     if (file && fclose(file) != 0)
@@ -432,8 +467,12 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
         long delay = tg_provider_next_fetch(false, -1, outcome->retry_after, source->failures,
                                             refresher->interval, refresher->min_interval);
         source->next_fetch = now + delay;
+        /* Demands for an unknown kid may ask again after
+         * refresh_min_interval whatever the provider said: a rotation must
+         * not wait out a long Retry-After. */
         if (outcome->retry_after > 0)
-            source->not_before = now + delay;
+            source->not_before =
+                now + (delay < refresher->min_interval ? delay : refresher->min_interval);
         tg_log(TG_LOG_WARN, "%s: %s: next attempt in %ld s%s", source->where, source->url, delay,
                source->keys.count ? "; the last good keys stay in use"
                                   : "; no key from this source yet");
@@ -586,7 +625,7 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
             }
         }
         if (fresh->keys.count == 0)
-            source_load_saved(fresh);
+            source_load_saved(fresh, config->state_dir);
     }
     for (size_t j = 0; j < refresher->source_count; j++)
         source_free(refresher->sources[j]);

@@ -3,9 +3,12 @@
 #include "tokengate/text.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int tg_hex_digit(char c)
 {
@@ -90,17 +93,49 @@ bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key
     return ok && append(out, size, used, "\"", 1);
 }
 
-char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size)
+const char *tg_file_trust_check(int fd, const char *path, bool secret, char *why,
+                                size_t why_size)
 {
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
+    struct stat status;
+    if (fstat(fd, &status) != 0) {
+        snprintf(why, why_size, "cannot inspect %s: %s", path, strerror(errno));
+        return why;
     }
+    unsigned mode = (unsigned)(status.st_mode & 07777);
+    if (status.st_uid != geteuid() && status.st_uid != 0)
+        snprintf(why, why_size,
+                 "%s belongs to uid %u, neither tokengate's user (uid %u) nor root: chown it",
+                 path, (unsigned)status.st_uid, (unsigned)geteuid());
+    else if (secret && (mode & (S_IROTH | S_IWOTH)))
+        snprintf(why, why_size,
+                 "%s is readable or writable by every user (mode %04o): chmod 600 it (or 640 "
+                 "with the group tokengate runs as)",
+                 path, mode);
+    else if (mode & (S_IWGRP | S_IWOTH))
+        snprintf(why, why_size, "%s is writable by group or others (mode %04o): chmod go-w it",
+                 path, mode);
+    else
+        return NULL;
+    return why;
+}
+
+/* Reads all of the open FD (at most MAX bytes) into a new buffer. */
+static char *fd_read(int fd, const char *path, size_t max, size_t *len, char *err,
+                     size_t err_size)
+{
     char *buffer = malloc(max + 1);
-    size_t n = buffer ? fread(buffer, 1, max + 1, file) : 0;
-    bool failed = !buffer || ferror(file);
-    fclose(file);
+    size_t n = 0;
+    bool failed = !buffer;
+    while (!failed && n <= max) {
+        ssize_t got = read(fd, buffer + n, max + 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            failed = true;
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
     if (failed || n > max) {
         if (failed)
             snprintf(err, err_size, "cannot read %s", path);
@@ -112,4 +147,32 @@ char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t 
     buffer[n] = '\0';
     *len = n;
     return buffer;
+}
+
+static char *file_read(const char *path, size_t max, size_t *len, int trust, char *err,
+                       size_t err_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* Checked on the descriptor that is read, so that the file cannot be
+     * swapped between the check and the read. */
+    char *text = NULL;
+    if (trust < 0 || !tg_file_trust_check(fd, path, trust == 1, err, err_size))
+        text = fd_read(fd, path, max, len, err, err_size);
+    close(fd);
+    return text;
+}
+
+char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size)
+{
+    return file_read(path, max, len, -1, err, err_size);
+}
+
+char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len, char *err,
+                           size_t err_size)
+{
+    return file_read(path, max, len, secret ? 1 : 0, err, err_size);
 }

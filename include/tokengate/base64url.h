@@ -15,6 +15,8 @@
 #define TG_BASE64URL_DECODED_SIZE(in_len) (((in_len) / 4) * 3 + 3)
 /* Characters (plus a NUL) needed to hold the encoding of LEN bytes. */
 #define TG_BASE64URL_ENCODED_SIZE(len) ((((len) + 2) / 3) * 4 + 1)
+/* Characters of unpadded base64url for LEN bytes. */
+#define TG_BASE64URL_ENCODED_LEN(len) (((len) * 4 + 2) / 3)
 
 /* Decodes IN (IN_LEN characters, not NUL-terminated) into OUT, which must hold
  * TG_BASE64URL_DECODED_SIZE(in_len) bytes. Returns the decoded length, or -1

@@ -18,11 +18,17 @@
 /* Receives one warning sentence (never key material). */
 typedef void (*tg_jwk_warning_fn)(void *context, const char *message);
 
-/* Adds the keys of TEXT, a JWK set {"keys": [...]} or a single JWK, to SET.
- * Returns how many were added, or -1 with ERR when TEXT is not a JWK set or
- * the set is full. */
+/* Where a JWK set comes from: shared secrets (kty "oct") are taken only
+ * from local files; in a set fetched from a URL, public by nature, they
+ * are skipped with a warning. */
+enum tg_jwk_origin { TG_JWK_LOCAL, TG_JWK_REMOTE };
+
+/* Adds the keys of TEXT, a JWK set {"keys": [...]} or a single JWK, from
+ * ORIGIN to SET. Returns how many were added, or -1 with ERR when TEXT is
+ * not a JWK set or the set is full. */
 int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
-                       tg_jwk_warning_fn warn, void *context, char *err, size_t err_size);
+                       enum tg_jwk_origin origin, tg_jwk_warning_fn warn, void *context,
+                       char *err, size_t err_size);
 
 /* The same for the file PATH. */
 int tg_keyset_add_jwks_file(struct tg_keyset *set, const char *path, tg_jwk_warning_fn warn,

@@ -16,6 +16,7 @@
 #include "tokengate/keys.h"
 
 #define TG_TOKEN_MAX (16 * 1024)   /* longer tokens are refused unread */
+#define TG_JOSE_HEADER_MAX 1024    /* decoded bytes; a longer header is refused unread */
 #define TG_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z: larger times are nonsense */
 
 /* What a token must satisfy; every pointer is borrowed. */

@@ -43,8 +43,8 @@ const char *tg_provider_status_explain(enum tg_source_kind kind, long status);
  *  - after a success: the response's MAX_AGE (-1: none) bounded to
  *    [MIN_INTERVAL, INTERVAL], else INTERVAL;
  *  - after FAILURES consecutive failures (>= 1): MIN_INTERVAL doubled per
- *    failure, at most INTERVAL, but never before RETRY_AFTER (-1: none),
- *    which a 429 or 503 may carry. */
+ *    failure, at most INTERVAL, but not before RETRY_AFTER (-1: none),
+ *    which a 429 or 503 may carry, up to INTERVAL. */
 long tg_provider_next_fetch(bool success, long max_age, long retry_after, int failures,
                             long interval, long min_interval);
 

@@ -58,6 +58,11 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher);
  * caller must hold no lock a publication needs. */
 bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait);
 
+/* Whether STATE_DIR can be trusted with key sets (tg_file_trust_check on
+ * the directory): NULL when it can or does not exist yet, else WHY. Saved
+ * key sets in an untrusted directory are neither read nor written. */
+const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size);
+
 /* How many fetches of sources have been started (the tests count them). */
 unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher);
 

@@ -31,4 +31,18 @@ bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key
  * content nor secret) when it cannot be opened, read, or is larger. */
 char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size);
 
+/* Whether the open file FD (named PATH in messages) can be trusted, as
+ * OpenBSD's httpd checks secrets: it belongs to tokengate's user or root,
+ * and neither group nor others may write it; a SECRET is not readable by
+ * others either. NULL when it can; else WHY, filled with a sentence that
+ * says how to fix it. */
+const char *tg_file_trust_check(int fd, const char *path, bool secret, char *why,
+                                size_t why_size);
+
+/* tg_file_read() for a file whose content is trusted (keys, secrets):
+ * refused, with the reason in ERR, unless tg_file_trust_check() passes on
+ * the descriptor it reads. */
+char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len, char *err,
+                           size_t err_size);
+
 #endif

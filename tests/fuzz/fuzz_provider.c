@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     case 2:
-        tg_keyset_add_jwks(&keys, body, len, NULL, NULL, err, sizeof err);
+        tg_keyset_add_jwks(&keys, body, len, TG_JWK_REMOTE, NULL, NULL, err, sizeof err);
         break;
     case 3:
         if (tg_http_max_age_parse(body) < -1)

@@ -110,6 +110,29 @@ static void test_refusals(void **state)
     assert_int_equal(tg_json_parse(&json, "[\"a\0b\"]", 7), -1);
 }
 
+/* Duplicate names are found among as many members as a document can hold,
+ * wherever they stand (the check is a hash table, linear in the members). */
+static void test_duplicates_among_many_members(void **state)
+{
+    (void)state;
+    static char text[TG_JSON_TEXT_MAX + 1];
+    for (int duplicate = 0; duplicate <= 1; duplicate++) {
+        size_t used = 0;
+        text[used++] = '{';
+        int members = 0;
+        while (used + 16 < TG_JSON_TEXT_MAX - 16) {
+            used += (size_t)sprintf(text + used, "%s\"%x\":0", members ? "," : "", members);
+            members++;
+        }
+        if (duplicate)
+            used += (size_t)sprintf(text + used, ",\"%x\":1", members / 2);
+        text[used++] = '}';
+        text[used] = '\0';
+        assert_true(members > 1000);
+        assert_int_equal(tg_json_parse(&json, text, used), duplicate ? -1 : 0);
+    }
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -153,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_string_escapes),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_duplicates_among_many_members),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -72,7 +72,8 @@ static int load(struct tg_keyset *set, const char *text)
 {
     char err[256];
     warnings[0] = '\0';
-    return tg_keyset_add_jwks(set, text, strlen(text), warning_collect, NULL, err, sizeof err);
+    return tg_keyset_add_jwks(set, text, strlen(text), TG_JWK_LOCAL, warning_collect, NULL, err,
+                              sizeof err);
 }
 
 /* Verifies the JWS's signature with the set's only key. */
@@ -191,10 +192,10 @@ static void test_unfit_keys_are_skipped_with_a_warning(void **state)
     free(edited);
     /* Not a JWK set at all. */
     char err[256];
-    assert_int_equal(tg_keyset_add_jwks(&set, "[1]", 3, NULL, NULL, err, sizeof err), -1);
-    assert_int_equal(tg_keyset_add_jwks(&set, "{\"keys\":1}", 10, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(tg_keyset_add_jwks(&set, "[1]", 3, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
+    assert_int_equal(tg_keyset_add_jwks(&set, "{\"keys\":1}", 10, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
     assert_int_equal(
-        tg_keyset_add_jwks(&set, "{\"keys\":[],\"keys\":[]}", 22, NULL, NULL, err, sizeof err), -1);
+        tg_keyset_add_jwks(&set, "{\"keys\":[],\"keys\":[]}", 22, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
 }
 
 static void test_tokens_choose_keys_by_kid_from_a_set(void **state)
@@ -291,9 +292,29 @@ static void test_configuration_refuses_unusable_jwks(void **state)
     free(empty);
 }
 
+/* A JWK set fetched from a URL is public: its shared secrets are skipped,
+ * its public keys kept. The same set from a local file keeps both. */
+static void test_remote_oct_keys_are_skipped(void **state)
+{
+    (void)state;
+    char set_text[2048];
+    snprintf(set_text, sizeof set_text, "{\"keys\":[%s,%s]}", vectors[0].jwk, vectors[2].jwk);
+    char err[256];
+    struct tg_keyset set = {0};
+    warnings[0] = '\0';
+    assert_int_equal(tg_keyset_add_jwks(&set, set_text, strlen(set_text), TG_JWK_REMOTE,
+                                        warning_collect, NULL, err, sizeof err),
+                     1);
+    assert_non_null(strstr(warnings, "oct key skipped"));
+    tg_keyset_clear(&set);
+    assert_int_equal(load(&set, set_text), 2);
+    tg_keyset_clear(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_oct_keys_are_skipped),
         cmocka_unit_test(test_published_examples_verify),
         cmocka_unit_test(test_one_bit_changes_fail),
         cmocka_unit_test(test_key_type_fixes_the_algorithms),

@@ -326,6 +326,26 @@ static void test_duplicates_and_crit(void **state)
     free(claims);
 }
 
+/* A JOSE header over 1 KiB is refused before it is read: forged headers
+ * cost nothing to refuse. Exactly 1 KiB is still read. */
+static void test_large_header_refused(void **state)
+{
+    (void)state;
+    char *claims = claims_with("");
+    for (size_t size = TG_JOSE_HEADER_MAX; size <= TG_JOSE_HEADER_MAX + 1; size++) {
+        char header[TG_JOSE_HEADER_MAX + 2];
+        size_t prefix = (size_t)snprintf(header, sizeof header, "{\"alg\":\"RS256\",\"x\":\"");
+        memset(header + prefix, 'p', size - prefix - 2);
+        memcpy(header + size - 2, "\"}", 3);
+        assert_int_equal(strlen(header), size);
+        char *token = support_token(support_key_rsa(), NULL, "RS256", header, claims);
+        assert_int_equal(verify(token), size <= TG_JOSE_HEADER_MAX ? TG_JWT_VALID
+                                                                   : TG_JWT_MALFORMED);
+        free(token);
+    }
+    free(claims);
+}
+
 static char *nested_json(int depth)
 {
     char *text = malloc((size_t)depth * 2 + 64);
@@ -577,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_user),
         cmocka_unit_test(test_duplicates_and_crit),
         cmocka_unit_test(test_deep_nesting_refused),
+        cmocka_unit_test(test_large_header_refused),
         cmocka_unit_test(test_oversized_token_refused),
         cmocka_unit_test(test_audience),
         cmocka_unit_test(test_every_algorithm),

@@ -128,10 +128,13 @@ static void test_fetch_schedule(void **state)
     assert_int_equal(tg_provider_next_fetch(false, -1, -1, 2, 600, 30), 60);
     assert_int_equal(tg_provider_next_fetch(false, -1, -1, 4, 600, 30), 240);
     assert_int_equal(tg_provider_next_fetch(false, -1, -1, 60, 600, 30), 600);
-    /* Told to wait: never sooner, but not for ever. */
-    assert_int_equal(tg_provider_next_fetch(false, -1, 900, 1, 600, 30), 900);
+    /* Told to wait: honoured up to refresh_interval, so that one answer
+     * cannot freeze a source for a day. */
+    assert_int_equal(tg_provider_next_fetch(false, -1, 300, 1, 600, 30), 300);
+    assert_int_equal(tg_provider_next_fetch(false, -1, 900, 1, 600, 30), 600);
     assert_int_equal(tg_provider_next_fetch(false, -1, 5, 1, 600, 30), 30);
-    assert_int_equal(tg_provider_next_fetch(false, -1, 10L * 86400, 1, 600, 30), 86400);
+    assert_int_equal(tg_provider_next_fetch(false, -1, 86400, 1, 600, 30), 600);
+    assert_int_equal(tg_provider_next_fetch(false, -1, 86400, 1, 3600, 30), 3600);
 }
 
 static void test_only_https_or_loopback_is_fetched(void **state)

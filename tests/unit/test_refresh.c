@@ -22,9 +22,11 @@
 #include "tokengate/http.h"
 #include "tokengate/refresh.h"
 
-/* An HMAC JWK: the simplest key a JWK set can carry. */
-#define JWKS "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h1\",\"alg\":\"HS256\"," \
-             "\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}"
+/* A public EC key (RFC 7515 A.3): a set served at a URL carries no shared
+ * secret (those are skipped). */
+#define JWKS "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"h1\",\"crv\":\"P-256\"," \
+             "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"," \
+             "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}"
 
 struct one_shot {
     int listener;
@@ -81,7 +83,7 @@ static struct tg_config *config_for(const char *state_dir, int port)
     char text[1024];
     snprintf(text, sizeof text,
              "[tokengate]\nstate_dir = %s\n[token]\nissuer = https://i.example\n"
-             "algorithms = HS256\njwks = http://127.0.0.1:%d/jwks\n", state_dir, port);
+             "algorithms = ES256\njwks = http://127.0.0.1:%d/jwks\n", state_dir, port);
     return support_config_load(text);
 }
 
