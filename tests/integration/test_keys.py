@@ -290,6 +290,35 @@ def test_hanging_provider_never_delays_known_keys(gates, workdir, provider):
     assert request(gate.address, known)[0] == 200
 
 
+def test_fifty_forged_kids_never_delay_known_keys(gates, workdir, provider):
+    """With the provider hanging, fifty tokens with random kids at once: at
+    most a quarter of the workers wait for the fetch; the other forged ones
+    are answered at once, and a token whose key is known never waits."""
+    gate = gate_for(gates, workdir, provider, "jwks").start()
+    gate.wait_for_keys()
+    known = gate.token()
+    provider.set_answer(JWKS_PATH, "hang")
+    forged = [gate.token(SigningKey("forged-%d" % i)) for i in range(50)]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=50)
+    started = time.monotonic()
+    answers = [pool.submit(request, gate.address, token) for token in forged]
+    harness.wait_for(lambda: provider.count(JWKS_PATH) >= 2, "the hanging fetch")
+    slowest = 0.0
+    for _ in range(20):
+        before = time.monotonic()
+        assert request(gate.address, known)[0] == 200
+        slowest = max(slowest, time.monotonic() - before)
+    assert slowest < 0.5, slowest
+    # All but the few allowed to wait were refused while the fetch hangs.
+    quick = [a for a in answers if a.done()]
+    assert len(quick) >= 48, len(quick)
+    assert all(a.result()[0] == 401 for a in quick)
+    assert time.monotonic() - started < 10
+    provider.release.set()
+    assert all(a.result(timeout=15)[0] == 401 for a in answers)
+    pool.shutdown()
+
+
 def test_garbage_keeps_the_last_good_keys(gates, workdir, provider):
     gate = gate_for(gates, workdir, provider, "jwks").start()
     gate.wait_for_keys()
