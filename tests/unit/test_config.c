@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -278,6 +279,22 @@ static void test_key_problems_name_the_line(void **state)
     free(weak_path);
     free(pem);
     EVP_PKEY_free(weak);
+
+    /* A shared secret others can read is no secret: refused, and the
+     * secret never appears in the message. */
+    char *secret = support_file_write("0123456789abcdef0123456789abcdef-secret\n");
+    chmod(secret, 0644);
+    assert_true(asprintf(&extra, "hmac_secret_file = %s", secret) > 0);
+    expect_problem(extra, "", 4, "readable or writable by every user (mode 0644)");
+    chmod(secret, 0600);
+    char *text = config_text(extra, "");
+    char *problems = support_config_problems(text);
+    if (problems)
+        fail_msg("a private secret file was refused: %s", problems);
+    free(text);
+    free(extra);
+    unlink(secret);
+    free(secret);
 }
 
 static void test_every_problem_listed(void **state)

@@ -151,6 +151,26 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     assert_string_equal(keys->keys[0].kid, "h1");
     tg_keyset_free(keys);
 
+    /* Keys planted where others can write are never trusted: a saved file
+     * writable by its group, or a state_dir writable by others. */
+    chmod(saved, 0664);
+    keys = keys_after(config, false, &fetches);
+    assert_int_equal(keys->count, 0);
+    tg_keyset_free(keys);
+    chmod(saved, 0644);
+    chmod(state_dir, 0777);
+    char why[512];
+    assert_non_null(tg_state_dir_check(state_dir, why, sizeof why));
+    assert_non_null(strstr(why, "writable by group or others (mode 0777)"));
+    keys = keys_after(config, false, &fetches);
+    assert_int_equal(keys->count, 0);
+    tg_keyset_free(keys);
+    chmod(state_dir, 0700);
+    assert_null(tg_state_dir_check(state_dir, why, sizeof why));
+    keys = keys_after(config, false, &fetches);
+    assert_int_equal(keys->count, 1);
+    tg_keyset_free(keys);
+
     /* A broken saved file is ignored (and the fetch fails: no server). */
     FILE *file = fopen(saved, "w");
     fputs("{\"keys\": [", file);
@@ -195,6 +215,12 @@ static void test_api_key_file_must_be_private(void **state)
     assert_non_null(strstr(problems, ":3: api_key_file: "));
     assert_non_null(strstr(problems, "readable or writable by every user (mode 0644)"));
     assert_null(strstr(problems, "secret-api-key-123"));
+    free(problems);
+    /* Writable by its group: someone else could swap the key. */
+    chmod(key_path, 0620);
+    problems = support_config_problems(text);
+    assert_non_null(problems);
+    assert_non_null(strstr(problems, "writable by group or others (mode 0620)"));
     free(problems);
     chmod(key_path, 0600);
     assert_null(support_config_problems(text));
