@@ -8,6 +8,7 @@
 #   Apache mod_authnz_fcgi + tokengate      (TCP: the module speaks nothing else)
 #   Apache mod_authnz_fcgi + noop authorizer
 #   Apache + mod_auth_openidc (AuthType oauth20, same key, equivalent Require claim)
+#   lighttpd + tokengate again, while 1,000 idle connections are held to its socket
 #
 # Every protected request carries the same valid RS256 token and must pass an
 # org-role check (min_role Admin in org o-1); tokengate decides it from its
@@ -208,8 +209,33 @@ measure() { # port -> requests/s
         "http://127.0.0.1:$1$url_path" 2>/dev/null | awk '/^Requests\/sec/ {print $2}'
 }
 
+# A client of the socket holding 1,000 idle connections to tokengate beside
+# the load (reopening each one tokengate closes after request_timeout).
+idle_hold() { # socket
+    /usr/bin/python3 - "$1" <<'PY' &
+import select, socket, sys, time
+path = sys.argv[1]
+def opened():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+held = [opened() for _ in range(1000)]
+while True:
+    readable, _, _ = select.select(held, [], [], 1.0)
+    for s in readable:
+        held.remove(s)
+        s.close()
+        held.append(opened())
+PY
+    idle_pid=$!
+    pids="$pids $idle_pid"
+    sleep 1
+}
+idle_release() { kill "$idle_pid" 2>/dev/null || true; wait "$idle_pid" 2>/dev/null || true; }
+
 names="lighttpd_tokengate lighttpd_noop lighttpd_plain apache_tokengate apache_noop apache_openidc"
 for name in $names; do eval "best_$name=0"; done
+best_lighttpd_tokengate_idle=0
 round=1
 while [ $round -le "$rounds" ]; do
     for name in $names; do
@@ -221,16 +247,26 @@ while [ $round -le "$rounds" ]; do
             eval "best_$name=$rate"
         fi
     done
+    idle_hold "$work/tokengate.sock"
+    rate=$(measure "$lighttpd_tokengate")
+    idle_release
+    echo "round $round  lighttpd_tokengate with 1,000 idle connections: $rate requests/s"
+    if awk -v a="$rate" -v b="$best_lighttpd_tokengate_idle" 'BEGIN { exit !(a > b) }'; then
+        best_lighttpd_tokengate_idle=$rate
+    fi
     round=$((round + 1))
 done
 
 echo
 echo "== best of $rounds rounds, ${duration}s each, $connections connections, $(nproc) cores"
 for name in $names; do eval "echo \"  $name: \$best_$name requests/s\""; done
+echo "  lighttpd_tokengate with 1,000 idle connections: $best_lighttpd_tokengate_idle requests/s"
 ratio() { awk -v a="$2" -v b="$3" -v label="$1" 'BEGIN { printf "  %-52s %.2f\n", label, a / b }'; }
 echo "== ratios"
 ratio "lighttpd+tokengate / lighttpd+noop authorizer" "$best_lighttpd_tokengate" "$best_lighttpd_noop"
 ratio "lighttpd+tokengate / lighttpd without authorization" "$best_lighttpd_tokengate" "$best_lighttpd_plain"
+ratio "lighttpd+tokengate, 1,000 idle connections held / without" \
+    "$best_lighttpd_tokengate_idle" "$best_lighttpd_tokengate"
 ratio "apache+tokengate / apache+noop authorizer" "$best_apache_tokengate" "$best_apache_noop"
 ratio "apache+tokengate / apache+mod_auth_openidc" "$best_apache_tokengate" "$best_apache_openidc"
 ratio "lighttpd+tokengate / apache+mod_auth_openidc" "$best_lighttpd_tokengate" "$best_apache_openidc"

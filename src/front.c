@@ -33,6 +33,7 @@ struct tg_connection {
     size_t request_len;         /* the checked request at the start of buffer */
     bool keep;                  /* the web server keeps the connection */
     bool close_requested;       /* set by the worker that gives it back */
+    bool watched;               /* registered with epoll */
     int64_t deadline;           /* milliseconds, monotonic */
     struct tg_connection *previous, *next;  /* in one list or queue at a time */
 };
@@ -52,7 +53,7 @@ struct tg_front {
 
     /* The front thread's own. */
     struct list reading, lingering;
-    bool listening;
+    atomic_bool listening;      /* written by the front thread only */
     int64_t accept_resume;
 
     atomic_size_t open;
@@ -122,12 +123,19 @@ static struct tg_front_limits limits_get(struct tg_front *front)
 
 static void listening_set(struct tg_front *front, bool on)
 {
-    if (front->listening == on)
+    if (atomic_load(&front->listening) == on)
         return;
     struct epoll_event event = {.events = EPOLLIN, .data.ptr = &listen_tag};
     if (epoll_ctl(front->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, front->listen_fd,
                   &event) == 0)
-        front->listening = on;
+        atomic_store(&front->listening, on);
+}
+
+static void front_wake(struct tg_front *front)
+{
+    uint64_t one = 1;
+    while (write(front->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        continue;
 }
 
 /* Closes a connection that is in no list. */
@@ -194,7 +202,9 @@ static bool connection_check(struct tg_front *front, struct tg_connection *conne
             connection->request_len = len;
             connection->keep = tg_records_keep_connection(&connection->records);
             list_remove(&front->reading, connection);
-            epoll_ctl(front->epoll_fd, EPOLL_CTL_DEL, connection->fd, NULL);
+            if (connection->watched)
+                epoll_ctl(front->epoll_fd, EPOLL_CTL_DEL, connection->fd, NULL);
+            connection->watched = false;
             connection->state = AT_WORKER;
             ready_push(front, connection);
             return false;
@@ -208,13 +218,15 @@ static bool connection_check(struct tg_front *front, struct tg_connection *conne
     }
 }
 
-static void connection_read(struct tg_front *front, struct tg_connection *connection)
+/* Reads what has arrived. True while the connection is still reading (not
+ * handed to a worker, not closed: then it must not be touched again). */
+static bool connection_read(struct tg_front *front, struct tg_connection *connection)
 {
     for (;;) {
         if (connection->used == connection->capacity) {
             if (connection->capacity >= connection->limit) {
                 connection_refuse(front, connection, TG_CLOSED_TOO_LARGE);
-                return;
+                return false;
             }
             size_t capacity = connection->capacity ? connection->capacity * 2 : BUFFER_INITIAL;
             if (capacity > connection->limit)
@@ -222,7 +234,7 @@ static void connection_read(struct tg_front *front, struct tg_connection *connec
             uint8_t *buffer = realloc(connection->buffer, capacity);
             if (!buffer) {
                 connection_close(front, connection);
-                return;
+                return false;
             }
             connection->buffer = buffer;
             connection->capacity = capacity;
@@ -231,15 +243,22 @@ static void connection_read(struct tg_front *front, struct tg_connection *connec
                          connection->capacity - connection->used, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (connection->used == 0) {
+                /* Idle: no buffer until bytes arrive. */
+                free(connection->buffer);
+                connection->buffer = NULL;
+                connection->capacity = 0;
+            }
+            return true;
+        }
         if (n <= 0) {
             connection_close(front, connection);
-            return;
+            return false;
         }
         connection->used += (size_t)n;
         if (!connection_check(front, connection))
-            return;
+            return false;
     }
 }
 
@@ -266,8 +285,17 @@ static void connection_watch(struct tg_front *front, struct tg_connection *conne
         connection_close(front, connection);
         return;
     }
-    if (connection->state == READING)
-        connection_check(front, connection);
+    connection->watched = true;
+}
+
+/* A connection that is (again) reading: what it already holds, or what
+ * already arrived, may be a whole request, which then goes to a worker
+ * without a round through epoll. */
+static void connection_start_reading(struct tg_front *front, struct tg_connection *connection)
+{
+    if (connection_check(front, connection) && connection_read(front, connection) &&
+        !connection->watched)
+        connection_watch(front, connection);
 }
 
 static void accept_all(struct tg_front *front)
@@ -300,7 +328,7 @@ static void accept_all(struct tg_front *front)
         tg_records_init(&connection->records, limits.max_request_bytes);
         connection->deadline = now_ms() + limits.request_timeout * 1000;
         list_push(&front->reading, connection);
-        connection_watch(front, connection);
+        connection_start_reading(front, connection);
     }
     /* Full: the backlog waits until connections close. */
     atomic_fetch_add(&front->closed[TG_CLOSED_LIMIT], 1);
@@ -332,14 +360,15 @@ static void returned_receive(struct tg_front *front)
             buffer_drop(connection, request_len);
             connection->deadline = now_ms() + limits.request_timeout * 1000;
             list_push(&front->reading, connection);
+            connection_start_reading(front, connection);
         } else {
             connection->state = LINGERING;
             buffer_drop(connection, connection->used);
             shutdown(connection->fd, SHUT_WR);
             connection->deadline = now_ms() + TG_FRONT_LINGER_SECONDS * 1000;
             list_push(&front->lingering, connection);
+            connection_watch(front, connection);
         }
-        connection_watch(front, connection);
     }
 }
 
@@ -357,7 +386,7 @@ static int deadlines_enforce(struct tg_front *front)
         next = front->reading.head->deadline;
     if (front->lingering.head && front->lingering.head->deadline < next)
         next = front->lingering.head->deadline;
-    if (!front->listening) {
+    if (!atomic_load(&front->listening)) {
         struct tg_front_limits limits = limits_get(front);
         if (atomic_load(&front->open) < limits.max_connections &&
             (front->accept_resume == 0 || front->accept_resume <= now)) {
@@ -434,7 +463,7 @@ struct tg_front *tg_front_new(int listen_fd, const struct tg_front_limits *limit
         return NULL;
     }
     listening_set(front, true);
-    if (!front->listening) {
+    if (!atomic_load(&front->listening)) {
         tg_front_free(front);
         return NULL;
     }
@@ -474,8 +503,34 @@ const uint8_t *tg_connection_request(const struct tg_connection *connection, siz
 
 int tg_connection_fd(const struct tg_connection *connection) { return connection->fd; }
 
+/* True when CONNECTION can be closed at once: the web server does not keep
+ * it, and nothing it sent is left unread (closing with unread bytes would
+ * reset the connection, and might destroy the response in flight). */
+static bool connection_drained(const struct tg_connection *connection)
+{
+    if (connection->keep)
+        return false;
+    char discard[512];
+    for (;;) {
+        ssize_t n = recv(connection->fd, discard, sizeof discard, MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+}
+
 void tg_front_give_back(struct tg_front *front, struct tg_connection *connection, bool close)
 {
+    /* The common case costs the front nothing: a web server that does not
+     * keep the connection has sent all it will, so the worker closes it. */
+    if (close || connection_drained(connection)) {
+        connection_free(front, connection);
+        /* A front that stopped accepting at max_connections takes up again
+         * when it next wakes; wake it now. */
+        if (!atomic_load(&front->listening))
+            front_wake(front);
+        return;
+    }
     pthread_mutex_lock(&front->returned_lock);
     if (front->ended) {
         pthread_mutex_unlock(&front->returned_lock);
@@ -485,17 +540,13 @@ void tg_front_give_back(struct tg_front *front, struct tg_connection *connection
     connection->close_requested = close;
     list_push(&front->returned, connection);
     pthread_mutex_unlock(&front->returned_lock);
-    uint64_t one = 1;
-    while (write(front->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-        continue;
+    front_wake(front);
 }
 
 void tg_front_stop(struct tg_front *front)
 {
     atomic_store(&front->stopping, true);
-    uint64_t one = 1;
-    while (write(front->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
-        continue;
+    front_wake(front);
     if (front->started) {
         pthread_join(front->thread, NULL);
         front->started = false;
