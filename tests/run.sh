@@ -119,8 +119,8 @@ sanitizer_check() {
 }
 
 # The server under AddressSanitizer + UndefinedBehaviorSanitizer: the direct
-# FastCGI tests and the key fetching (threads, libcurl, reloads, shutdown
-# with leak checking at exit).
+# FastCGI tests, the key fetching and the hostile clients (threads, the
+# front, libcurl, reloads, shutdown with leak checking at exit).
 echo "=== AddressSanitizer: FastCGI server and key fetching"
 if [ -x "$builds/sanitize/tokengate" ]; then
     sanitizer_check "FastCGI and key-fetch tests under ASan+UBSan" /tmp/tokengate-asan \
@@ -128,15 +128,16 @@ if [ -x "$builds/sanitize/tokengate" ]; then
         ASAN_OPTIONS="detect_leaks=1:log_path=/tmp/tokengate-asan" \
         UBSAN_OPTIONS="print_stacktrace=1:log_path=/tmp/tokengate-asan" \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-        "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py"
+        "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py" \
+        "$top/tests/integration/test_staying_up.py"
 else
     echo "not ok - no sanitizer build of tokengate"
     failed=$((failed + 1))
 fi
 
 # ThreadSanitizer: the token cache's concurrency test, and the server's
-# worker threads, reloads and shutdown under the direct FastCGI tests; any
-# report fails the run.
+# front, worker threads, reloads and shutdown under the direct FastCGI tests
+# and the hostile clients; any report fails the run.
 echo "=== ThreadSanitizer: token cache and FastCGI server"
 tsan="$builds/tsan"
 rm -rf "$tsan" /tmp/tokengate-tsan.*
@@ -150,7 +151,8 @@ then
         "$tsan/test_cache.out" "$tsan/tests/unit/test_cache"
     sanitizer_check "FastCGI and key-fetch tests under ThreadSanitizer" /tmp/tokengate-tsan \
         "$tsan/pytest.out" env TOKENGATE="$tsan/tokengate" \
-        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py"
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" \
+        "$top/tests/integration/test_keys.py" "$top/tests/integration/test_staying_up.py"
 else
     echo "not ok - ThreadSanitizer build failed"
     tail -n 20 "$tsan/make.out" 2>/dev/null

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* listen.h - the FastCGI listening socket.
  *
  * We bind the socket ourselves instead of calling FCGX_OpenSocket(), which
  * exit()s the process when bind fails and leaves a unix socket's mode to the
- * umask. Debian's libfcgi can be crashed by one crafted record (see
- * spec/servers.md, rule 9), so anything but loopback or a unix socket is
- * warned about loudly.
+ * umask. Anything but loopback or a unix socket is warned about: the front
+ * (front.h) holds every client to its limits, but only the web server
+ * should be a client at all.
  */
 #ifndef TOKENGATE_LISTEN_H
 #define TOKENGATE_LISTEN_H
