@@ -77,7 +77,7 @@ def main():
                 # 401 while a rotation is not fetched yet (or the provider fails)
                 token, expected = key.sign(claims), (200, 401, 503)
             elif kind == "expired":
-                token, expected = key.sign(claims, ttl=-600), (401,)
+                token, expected = key.sign(claims, ttl=-600), (401, 503)  # 503: no key yet
             elif kind == "forged":
                 token, expected = SigningKey("forged-%d" % rng.randrange(10**6)).sign(claims), \
                     (401, 503)
