@@ -277,6 +277,15 @@ static void *worker_run(void *argument)
     return NULL;
 }
 
+static struct tg_front_limits front_limits(const struct tg_config *config)
+{
+    return (struct tg_front_limits){
+        .request_timeout = config->request_timeout,
+        .max_connections = (size_t)config->max_connections,
+        .max_request_bytes = (size_t)config->max_request_bytes,
+    };
+}
+
 static void reload(struct tg_server *server)
 {
     struct tg_keyset *static_keys;
@@ -288,11 +297,7 @@ static void reload(struct tg_server *server)
     if (config->threads != server->threads)
         tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
                config->threads);
-    struct tg_front_limits limits = {
-        .request_timeout = config->request_timeout,
-        .max_connections = (size_t)config->max_connections,
-        .max_request_bytes = (size_t)config->max_request_bytes,
-    };
+    struct tg_front_limits limits = front_limits(config);
     tg_front_limits_set(server->front, &limits);
     /* The cache goes with the old configuration (its size may have
      * changed); the keys' publication below starts a new one. */
@@ -469,11 +474,7 @@ int tg_serve(const char *config_path)
     }
     if (!socket_open(server))
         goto fail;
-    struct tg_front_limits limits = {
-        .request_timeout = config->request_timeout,
-        .max_connections = (size_t)config->max_connections,
-        .max_request_bytes = (size_t)config->max_request_bytes,
-    };
+    struct tg_front_limits limits = front_limits(config);
     server->front = tg_front_new(server->listen_fd, &limits);
     if (!server->front) {
         tg_log(TG_LOG_ERROR, "cannot set up the connection front: %s", strerror(errno));

@@ -199,13 +199,28 @@ def test_crafted_records_close_their_connection_and_nothing_else(world, workdir)
     assert process.process.returncode == 0
 
 
+def spawn(args, **popen):
+    """A tokengate started with its standard descriptors as POPEN says."""
+    return subprocess.Popen(args, start_new_session=True, **popen)
+
+
+def stopped(process):
+    """SIGTERM, then the exit status (killed if it does not stop)."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_a_stderr_nobody_reads_never_holds_up_requests(world, workdir):
     port = harness.free_port()
     config = world.config("pipe.conf", listen="127.0.0.1:%d" % port,
                           extra="threads = 4\nlog_level = debug\n")
-    process = subprocess.Popen([harness.TOKENGATE, "-c", config], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = spawn([harness.TOKENGATE, "-c", config], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         harness.wait_for(lambda: harness.port_open(port), "tokengate")
         address = ("127.0.0.1", port)
@@ -214,12 +229,9 @@ def test_a_stderr_nobody_reads_never_holds_up_requests(world, workdir):
         for _ in range(3000):
             assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 200
         answered_at_once(address, world)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert stopped(process) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stopped(process)
         process.stderr.close()
 
 
@@ -229,9 +241,8 @@ def test_started_with_standard_descriptors_closed(world, workdir):
     port = harness.free_port()
     config = world.config("closed.conf", listen="127.0.0.1:%d" % port,
                           extra="threads = 2\nlog_level = debug\n")
-    process = subprocess.Popen(
-        ["/bin/sh", "-c", 'exec "$0" -c "$1" <&- >&- 2>&-', harness.TOKENGATE, config],
-        start_new_session=True)
+    process = spawn(["/bin/sh", "-c", 'exec "$0" -c "$1" <&- >&- 2>&-', harness.TOKENGATE,
+                     config])
     try:
         harness.wait_for(lambda: harness.port_open(port), "tokengate")
         address = ("127.0.0.1", port)
@@ -240,9 +251,6 @@ def test_started_with_standard_descriptors_closed(world, workdir):
             answer = fcgi_client.request(address, params(path, token))
             assert answer[0] == status
             assert "tokengate[" not in answer[3]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert stopped(process) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stopped(process)
