@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_decide - what one decision costs next to one RSA-2048 verify.
  *
  * Measures, interleaved in rounds so machine noise hits all alike:

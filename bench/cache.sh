@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # bench/cache.sh - what the verified-token cache buys, measured in one run.
 #
 #   instructions per decision (valgrind callgrind: stable on noisy machines),

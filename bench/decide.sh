@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # bench/decide.sh - the cost of one decision with a valid RS256 token,
 # beside `openssl speed rsa2048` measured in the same run.
 #

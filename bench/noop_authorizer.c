@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* noop_authorizer - a FastCGI authorizer that says yes to everything.
  *
  * The benchmark's baseline: what the FastCGI hop alone costs a web server,

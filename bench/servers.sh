@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/servers.sh - requests/s of real web servers with and without tokengate,
 # measured side by side in one run with wrk on 127.0.0.1, and their ratios.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A legacy CGI application behind tokengate: it only reads the environment
 # the web server hands it after tokengate said yes.
 printf 'Content-Type: text/plain\r\n\r\n'

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Quickstart: installs what is needed, builds tokengate, makes a demo key,
 # configuration and three tokens (an Owner, a Member, an outsider), starts
 # lighttpd + tokengate on 127.0.0.1:8080 in front of a legacy CGI script, and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages tokengate needs to build, test and demo.
 # Uses sudo when not run as root.
 set -eu

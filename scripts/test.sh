@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The README's test command: install what is needed, run the whole suite.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base64url.c - strict base64url decoding and encoding. */
 #include "tokengate/base64url.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cache.c - tokens whose signature has been verified. */
 #include "tokengate/cache.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.c - `tokengate -t` and `tokengate check`. */
 #include "tokengate/cli.h"
 

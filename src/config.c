@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.c - the configuration file (contract section 3).
  *
  * inih splits "key = value" lines; everything else is ours. Our own line

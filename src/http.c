@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.c - one bounded HTTPS GET with libcurl (see http.h). */
 #include <ctype.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json.c - a small, strict JSON reader for the parts of a token.
  *
  * One forward pass over a private copy of the text. Containers are tracked

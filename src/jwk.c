@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jwk.c - keys from JSON Web Keys and JWK sets. */
 #include "tokengate/jwk.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jwt.c - verify a compact JWS access token. */
 #include "tokengate/jwt.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* keys.c - JOSE algorithms, verification keys and signatures over OpenSSL EVP. */
 #include "tokengate/keys.h"
 

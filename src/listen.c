@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* listen.c - the FastCGI listening socket. */
 #include "tokengate/listen.h"
 

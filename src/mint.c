@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mint.c - `tokengate mint`: sign a token for local testing.
  *
  * Uses the same algorithm table and signature code as verification, so a

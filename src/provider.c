@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* provider.c - reading what key providers answer (see provider.h). */
 #include "tokengate/provider.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* refresh.c - the background key refresher (see refresh.h).
  *
  * One lock guards everything here. Fetches run without it: the thread takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* response.c - the bytes a decision becomes. */
 #include "tokengate/response.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs the whole test suite: builds tokengate out of tree twice, once plain
 # and once with AddressSanitizer + UndefinedBehaviorSanitizer, runs
 # `make check` in each, and ends with one line "N passed, N failed" that

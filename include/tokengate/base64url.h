@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base64url.h - strict base64url (RFC 4648 section 5) as JWS uses it.
  *
  * Strict means: only the characters A-Z a-z 0-9 - _, no '=' padding, no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cache.h - tokens whose signature has been verified.
  *
  * What a hit saves is the signature check and nothing else: every other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* claims.h - the user and organisation facts in verified PropelAuth claims.
  *
  * Pure functions over the claims that tg_jwt_verify() read; the structs

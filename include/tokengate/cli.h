@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli.h - the subcommands of the tokengate program (contract section 2).
  *
  * Each takes the arguments after its own name and returns the exit status.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.h - the configuration file (contract section 3).
  *
  * tg_config_load() reads the whole file and reports every problem it finds,

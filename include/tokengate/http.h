@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http.h - fetch one document over HTTPS with libcurl.
  *
  * The only network client in tokengate: it fetches key material from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json.h - a small, strict JSON reader for the parts of a token.
  *
  * Why not jansson on this path: a general parser allocates per value and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jwk.h - keys from JSON Web Keys (RFC 7517) and JWK sets.
  *
  * Each usable key joins the key set with the algorithms its kty (and curve)

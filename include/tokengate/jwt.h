@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jwt.h - verify a compact JWS access token.
  *
  * The order of work is chosen so that a forged or hostile token costs as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* keys.h - JOSE algorithms, verification keys and signatures.
  *
  * A key is loaded once (from a PEM public key, or a shared secret for HMAC)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* provider.h - what key providers answer, read without any network.
  *
  * Three kinds of remote key source: PropelAuth's token verification metadata

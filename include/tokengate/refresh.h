@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* refresh.h - keys that stay fresh: remote key sources fetched in the
  * background.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* response.h - the bytes a decision becomes (contract section 6).
  *
  * An allowed request gets "Status: 200" and one "Variable-NAME: value"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rules.h - which rule governs a request.
  *
  * A rule is a path pattern, an optional method list and what it requires.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # CLI-level tests: the tokengate binary as users and web servers see it.
 # Keys are made with the openssl command line; PyJWT (Debian python3-jwt)
 # checks that tokengate's tokens and a standard library's agree both ways.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Differential fuzzing of tokengate's JSON reader against jansson.
  *
  * Whatever one accepts the other must accept too (within our limits), and

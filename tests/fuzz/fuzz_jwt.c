@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzing the whole token check: any input, one real RSA key. It must
  * never crash, read out of bounds (ASan), or call a forged token valid. */
 #include <stdint.h>

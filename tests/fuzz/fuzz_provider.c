@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzing what providers send over the network: the first byte picks the
  * reader (PropelAuth metadata, OIDC discovery, a JWK set, Cache-Control,
  * Retry-After), the rest is the body. None may crash, leak or read out of

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds the fuzz targets with clang (libFuzzer + ASan + UBSan) and runs each
 # for FUZZ_SECONDS (default 20), starting from the seeds in corpus/. Prints
 # one "ok"/"not ok" line per target and "N passed, N failed".

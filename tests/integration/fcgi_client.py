@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A minimal FastCGI client, for talking to tokengate directly.
 
 Web servers are tested for real elsewhere; this client exists for what no

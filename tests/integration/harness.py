@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared pieces of the integration tests: keys, tokens, configuration,
 processes and plain HTTP. Everything runs on 127.0.0.1 and stops by itself."""
 import http.client

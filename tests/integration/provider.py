@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small auth provider on 127.0.0.1 for the key-fetch tests.
 
 It speaks HTTPS with a certificate from its own CA (tokengate is given the CA

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Each real web server, started in front of tokengate and the CGI script
 with the configuration from contrib/, and stopped again."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The README's quickstart, run the way a new user runs it (minus apt)."""
 import os
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tokengate's FastCGI server spoken to directly: what no web server sends,
 signals, sockets and the decision log."""
 import concurrent.futures

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Keys that stay fresh: tokengate fetching keys from a real HTTPS provider
 on 127.0.0.1 (provider.py) through libcurl, with the provider rotating keys,
 refusing, rate limiting, hanging, answering garbage, or gone."""

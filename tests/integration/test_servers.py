@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The same scenarios against every real web server in front of tokengate."""
 import os
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """contrib/'s systemd units: systemd itself checks them, and the socket
 activation they set up (the socket on fd 0) is exercised in
 test_fastcgi.test_socket_inherited_on_fd_0."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* support.c - helpers shared by the unit tests and the benchmark. */
 #include "support.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* support.h - helpers shared by the unit tests and the benchmark: keys made
  * in-process, tokens signed with them, configurations written to temporary
  * files. No mocks: everything goes through the real modules. */

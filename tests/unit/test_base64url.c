@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict base64url: known vectors, every refusal, and round trips. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The verified-token cache: exact bytes, expiry, bounds, invalidation,
  * policy still enforced on hits, and many threads at once. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PropelAuth claim semantics: both org forms, both role structures. */
 #include <stdarg.h>
 #include <stddef.h>

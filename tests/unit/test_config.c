@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Configuration: every key, and problems that name FILE:LINE. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The strict JSON reader used for token parts. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWK sets: the published JOSE examples verify with their keys, a one-bit
  * change fails, and keys unfit for verification are skipped. */
 #include <stdarg.h>

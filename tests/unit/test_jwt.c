@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token verification: every algorithm, and the hostile tokens peers have
  * fallen for. All signatures are real, made with keys generated here. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What providers answer, read without a network: PropelAuth metadata, OIDC
  * discovery, status explanations, HTTP cache headers, the fetch schedule,
  * which URLs may be fetched, and key set copies and comparisons. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The refresher without its thread: a real libcurl fetch from a one-shot
  * HTTP server on 127.0.0.1, keys saved to state_dir and read back by the
  * next start, a broken saved file ignored; and the configuration of remote

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rule patterns: literal segments, {captures}, ** tails, methods, order. */
 #include <stdarg.h>
 #include <stddef.h>
