@@ -261,6 +261,8 @@ static bool literal_read(struct reader *reader, struct tg_json_token *token)
 #define MEMBER_TABLE_SIZE 8192   /* a power of two, at least twice the members of one object */
 _Static_assert(MEMBER_TABLE_SIZE >= TG_JSON_TOKENS_MAX, "the member table must hold every name");
 
+#define SMALL_OBJECT_MEMBERS 12  /* up to this many, pairs are compared: at most 66 */
+
 static uint32_t name_hash(const char *text, size_t len)
 {
     uint32_t hash = 2166136261u;   /* FNV-1a */
@@ -275,6 +277,22 @@ static bool members_unique(const struct tg_json *json, int object)
     int size = tokens[object].size;
     if (size < 2)
         return true;
+    if (size <= SMALL_OBJECT_MEMBERS) {
+        /* A few members: comparing each pair is cheaper than a table. */
+        int key = object + 1;
+        for (int i = 0; i < size; i++) {
+            int other = tokens[key + 1].end;
+            for (int j = i + 1; j < size; j++) {
+                if (tokens[other].length == tokens[key].length &&
+                    memcmp(json->text + tokens[other].start, json->text + tokens[key].start,
+                           tokens[key].length) == 0)
+                    return false;
+                other = tokens[other + 1].end;
+            }
+            key = tokens[key + 1].end;
+        }
+        return true;
+    }
     uint16_t table[MEMBER_TABLE_SIZE];   /* token index + 1; 0: empty */
     size_t mask = 16;
     while (mask < (size_t)size * 2)

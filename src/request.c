@@ -81,7 +81,14 @@ void tg_request_init(struct tg_request *request, const char *const *params, time
     const char *facts[FACT_COUNT] = {0};
     bool conflicting = false;
     for (const char *const *param = params; param && *param; param++) {
+        /* Most parameters are other headers: their first letter rules out
+         * every fact but a few. */
+        char first = (*param)[0];
+        if (first != 'R' && first != 'S' && first != 'P' && first != 'Q' && first != 'H')
+            continue;
         for (int i = 0; i < FACT_COUNT; i++) {
+            if (fact_params[i].name[0] != first)
+                continue;
             const char *value = param_value(*param, fact_params[i].name, fact_params[i].len);
             if (!value)
                 continue;
