@@ -52,7 +52,7 @@ static size_t length_put(uint8_t *out, size_t length)
 /* One PARAMS stream of NAME=VALUE pairs (in one record) and its end. */
 static void params_add(struct bytes *out, int id, const char *const *pairs)
 {
-    uint8_t content[60000];
+    uint8_t content[65535];
     size_t len = 0;
     for (size_t i = 0; pairs[i]; i += 2) {
         size_t name_len = strlen(pairs[i]), value_len = strlen(pairs[i + 1]);
