@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build/plain}
 tokens=${TOKENS:-100000}
 misses=${MISSES:-20000}
-make -C "$build" -s bench >/dev/null
+make -C "$build" -s benchmarks >/dev/null
 bench="$build/bench/bench_decide"
 
 echo "== instructions per decision (callgrind, inside tg_decide_cached only)"

@@ -9,7 +9,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build/plain}
-make -C "$build" -s bench >/dev/null
+make -C "$build" -s benchmarks >/dev/null
 echo "== openssl speed rsa2048 (verify)"
 openssl speed -seconds 3 rsa2048 2>/dev/null | tail -n 1
 verify_per_second=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $NF}')

@@ -32,7 +32,7 @@ for tool in wrk lighttpd apache2; do
 done
 [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || {
     echo "apt-get install libapache2-mod-auth-openidc"; exit 2; }
-make -C "$build" -s bench >/dev/null
+make -C "$build" -s benchmarks >/dev/null
 tokengate="$build/tokengate"
 noop="$build/bench/noop_authorizer"
 

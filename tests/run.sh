@@ -160,6 +160,23 @@ else
     failed=$((failed + 1))
 fi
 
+# Release hygiene: the tarball builds and passes make check on its own
+# (out of tree, read-only sources), and holds no build products.
+echo "=== make distcheck"
+dist="$builds/dist"
+rm -rf "$dist"
+mkdir -p "$dist"
+if (cd "$dist" && "$top/configure" -q >"$dist/configure.out" 2>&1 &&
+        make distcheck >"$dist/distcheck.out" 2>&1) &&
+        ! tar tzf "$dist"/tokengate-*.tar.gz | grep -qE '\.o$|__pycache__'; then
+    echo "ok - make distcheck"
+    passed=$((passed + 1))
+else
+    echo "not ok - make distcheck"
+    tail -n 30 "$dist/distcheck.out" 2>/dev/null
+    failed=$((failed + 1))
+fi
+
 # Fuzzing: the JSON reader against jansson, path normalisation against its
 # invariants, the token check against forgery, and what providers answer
 # (metadata, discovery, JWK sets, cache headers); a short run of each.
