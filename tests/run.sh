@@ -160,6 +160,28 @@ else
     failed=$((failed + 1))
 fi
 
+# Install safety: make install never overwrites a live configuration, and
+# uninstall leaves a changed one (and removes everything else).
+echo "=== make install / uninstall keep a changed configuration"
+root="$builds/install-root"
+rm -rf "$root"
+conf="$root/usr/local/etc/tokengate/tokengate.conf"
+if (cd "$builds/plain" && make install DESTDIR="$root" >"$root.out" 2>&1) &&
+        cmp -s "$top/conf/tokengate.conf" "$conf" && echo "# changed by the admin" >>"$conf" &&
+        (cd "$builds/plain" && make install DESTDIR="$root" >>"$root.out" 2>&1) &&
+        grep -q "changed by the admin" "$conf" && [ -f "$conf.sample" ] &&
+        (cd "$builds/plain" && make uninstall DESTDIR="$root" >>"$root.out" 2>&1) &&
+        grep -q "changed by the admin" "$conf" &&
+        [ "$(find "$root" -type f | wc -l)" -eq 1 ]; then
+    echo "ok - make install keeps and uninstall leaves a changed configuration"
+    passed=$((passed + 1))
+else
+    echo "not ok - make install / uninstall and a changed configuration"
+    tail -n 20 "$root.out" 2>/dev/null
+    find "$root" -type f 2>/dev/null | head
+    failed=$((failed + 1))
+fi
+
 # Release hygiene: the tarball builds and passes make check on its own
 # (out of tree, read-only sources), and holds no build products.
 echo "=== make distcheck"
