@@ -32,7 +32,6 @@ struct tg_connection {
     size_t used, capacity, limit;
     size_t request_len;         /* the checked request at the start of buffer */
     bool keep;                  /* the web server keeps the connection */
-    bool close_requested;       /* set by the worker that gives it back */
     bool watched;               /* registered with epoll */
     int64_t deadline;           /* milliseconds, monotonic */
     struct tg_connection *previous, *next;  /* in one list or queue at a time */
@@ -351,10 +350,6 @@ static void returned_receive(struct tg_front *front)
     while ((connection = list_pop(&returned))) {
         size_t request_len = connection->request_len;
         connection->request_len = 0;
-        if (connection->close_requested) {
-            connection_free(front, connection);
-            continue;
-        }
         if (connection->keep) {
             connection->state = READING;
             buffer_drop(connection, request_len);
@@ -537,7 +532,6 @@ void tg_front_give_back(struct tg_front *front, struct tg_connection *connection
         connection_free(front, connection);
         return;
     }
-    connection->close_requested = close;
     list_push(&front->returned, connection);
     pthread_mutex_unlock(&front->returned_lock);
     front_wake(front);
@@ -575,11 +569,6 @@ void tg_front_free(struct tg_front *front)
     pthread_cond_destroy(&front->ready_cond);
     pthread_mutex_destroy(&front->returned_lock);
     free(front);
-}
-
-size_t tg_front_connections_open(const struct tg_front *front)
-{
-    return atomic_load(&front->open);
 }
 
 unsigned long tg_front_closed(const struct tg_front *front, enum tg_close_reason reason)

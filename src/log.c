@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tokengate/text.h"
+
 #define RING_SIZE (256 * 1024)
 #define LINE_MAX_BYTES 2048
 
@@ -173,16 +175,11 @@ void tg_log(enum tg_log_level level, const char *format, ...)
     /* Values from outside are quoted by the callers that know them (see
      * tg_text_logfmt_append); this is the backstop for every other line, a
      * provider's text included: nothing can start a line of its own. */
+    line[used] = '\0';
     for (size_t i = message; i < used; i++) {
-        unsigned char c = (unsigned char)line[i];
-        if (c < 0x20 || c == 0x7f)
-            line[i] = '?';
-        else if (c == 0xc2 && i + 1 < used && (unsigned char)line[i + 1] >= 0x80 &&
-                 (unsigned char)line[i + 1] <= 0x9f)
-            line[i] = line[i + 1] = '?';
-        else if (c == 0xe2 && i + 2 < used && (unsigned char)line[i + 1] == 0x80 &&
-                 ((unsigned char)line[i + 2] == 0xa8 || (unsigned char)line[i + 2] == 0xa9))
-            line[i] = line[i + 1] = line[i + 2] = '?';
+        size_t control = tg_text_control_length(line + i);
+        memset(line + i, '?', control);
+        i += control ? control - 1 : 0;
     }
     line[used++] = '\n';
     line_emit(line, used);

@@ -16,17 +16,6 @@ static const char *param_value(const char *param, const char *name, size_t len)
     return strncmp(param, name, len) == 0 && param[len] == '=' ? param + len + 1 : NULL;
 }
 
-const char *tg_request_param(const struct tg_request *request, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *const *param = request->params; param && *param; param++) {
-        const char *value = param_value(*param, name, len);
-        if (value)
-            return value;
-    }
-    return NULL;
-}
-
 /* The parameters the view is built from, found in one pass. */
 enum fact { FACT_METHOD, FACT_URI, FACT_SCRIPT, FACT_INFO, FACT_QUERY, FACT_AUTHORIZATION,
             FACT_COOKIE, FACT_COUNT };

@@ -400,6 +400,14 @@ static void server_stop(struct tg_server *server)
     }
     free(server->workers);
     server->workers = NULL;
+    if (server->front && tg_log_enabled(TG_LOG_INFO))
+        tg_log(TG_LOG_INFO, "connections closed before a whole request: %lu timed out, %lu "
+                            "malformed, %lu too large; the connection limit was reached %lu "
+                            "times",
+               tg_front_closed(server->front, TG_CLOSED_TIMEOUT),
+               tg_front_closed(server->front, TG_CLOSED_MALFORMED),
+               tg_front_closed(server->front, TG_CLOSED_TOO_LARGE),
+               tg_front_closed(server->front, TG_CLOSED_LIMIT));
     tg_front_free(server->front);
     server->front = NULL;
 }

@@ -34,6 +34,20 @@ static const unsigned char line_special[256] = {
     [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1,
 };
 
+size_t tg_text_control_length(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    if (!line_special[*p] || *p == 0)
+        return 0;
+    /* U+0080..U+009F are encoded as C2 80..C2 9F in UTF-8, U+2028 and
+     * U+2029 as E2 80 A8 and E2 80 A9. */
+    if (*p == 0xc2)
+        return p[1] >= 0x80 && p[1] <= 0x9f ? 2 : 0;
+    if (*p == 0xe2)
+        return p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9) ? 3 : 0;
+    return 1;
+}
+
 bool tg_text_is_single_line(const char *text)
 {
     for (const unsigned char *p = (const unsigned char *)text;; p++) {
@@ -41,11 +55,7 @@ bool tg_text_is_single_line(const char *text)
             continue;
         if (*p == 0)
             return true;
-        /* U+0080..U+009F are encoded as C2 80..C2 9F in UTF-8, U+2028 and
-         * U+2029 as E2 80 A8 and E2 80 A9. */
-        if (*p == 0xc2 ? p[1] >= 0x80 && p[1] <= 0x9f
-            : *p == 0xe2 ? p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)
-                         : true)
+        if (tg_text_control_length((const char *)p))
             return false;
     }
 }

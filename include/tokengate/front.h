@@ -8,9 +8,11 @@
  * queued for the worker threads, which take one with tg_front_take(), answer
  * it on the connection's socket and give the connection back. A connection
  * the web server keeps alive (FCGI_KEEP_CONN) returns to the front for its
- * next request; any other is shut down for writing and closed once the web
- * server has closed its side (at most LINGER_SECONDS later), so that a reset
- * never destroys a response in flight. At most max_connections are held at
+ * next request. Any other is closed by the worker once what the web server
+ * sent has been read; one with bytes still arriving goes back to the front,
+ * is shut down for writing and closed once the web server has closed its
+ * side (at most TG_FRONT_LINGER_SECONDS later), so that a reset never
+ * destroys a response in flight. At most max_connections are held at
  * once; beyond that the front stops accepting and the listen backlog waits.
  *
  * Threads: the front thread owns every connection it holds; a connection
@@ -61,8 +63,9 @@ const uint8_t *tg_connection_request(const struct tg_connection *connection, siz
 /* The connection's socket (non-blocking), for the response. */
 int tg_connection_fd(const struct tg_connection *connection);
 
-/* Gives CONNECTION back after its response; CLOSE when it must simply be
- * closed (the response could not be written whole). */
+/* Gives CONNECTION back after its response (see above for what becomes of
+ * it); CLOSE when it must simply be closed (the response could not be
+ * written whole). */
 void tg_front_give_back(struct tg_front *front, struct tg_connection *connection, bool close);
 
 /* Stops accepting and reading, closes what the front holds, and lets
@@ -74,8 +77,9 @@ void tg_front_stop(struct tg_front *front);
 /* Frees the front after tg_front_stop() and after every worker is done. */
 void tg_front_free(struct tg_front *front);
 
-/* Counters, read without locking (for logs and metrics). */
-size_t tg_front_connections_open(const struct tg_front *front);
+/* Connections closed before their request was answered, by REASON (and
+ * for TG_CLOSED_LIMIT, how often the limit was reached); read without
+ * locking, for logs and metrics. */
 unsigned long tg_front_closed(const struct tg_front *front, enum tg_close_reason reason);
 
 #endif

@@ -40,9 +40,6 @@ struct tg_request {
  * are one parameter. */
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now);
 
-/* The value of parameter NAME (the first copy), or NULL. */
-const char *tg_request_param(const struct tg_request *request, const char *name);
-
 /* Finds request header NAME (e.g. "X-Org-Id") as the web server passes it:
  * HTTP_ and the name upper-cased with every other character but letters
  * and digits turned into "_" (lighttpd passes X-Org, X_Org and X.Org all as

@@ -17,6 +17,10 @@ int tg_hex_digit(char c);
  * could split a header or a log line, so they are never passed on. */
 bool tg_text_is_single_line(const char *text);
 
+/* The bytes of the control character that starts TEXT (a C0 control but
+ * NUL, DEL, a C1 control, U+2028 or U+2029), or 0 when it starts with none. */
+size_t tg_text_control_length(const char *text);
+
 /* Appends " KEY=VALUE" (logfmt) to the string OUT of SIZE bytes, whose
  * length is *USED. VALUE (NULL: "-") stands bare when it is printable
  * ASCII without space, '"', '=' or '\\'; otherwise it is double-quoted with

@@ -112,6 +112,15 @@ static void test_control_characters_refused(void **state)
     /* Neighbours of the separators are ordinary text. */
     assert_true(tg_text_is_single_line("\xe2\x80\xa7 \xe2\x80\xaa \xe2\x82\xac \xc2\xa0"));
     assert_false(tg_text_is_single_line("a\xe2\x80\xa9"));
+    /* What the log replaces: each control character, whole. */
+    assert_int_equal(tg_text_control_length("\n"), 1);
+    assert_int_equal(tg_text_control_length("\x7f"), 1);
+    assert_int_equal(tg_text_control_length("\xc2\x85"), 2);
+    assert_int_equal(tg_text_control_length("\xe2\x80\xa8"), 3);
+    assert_int_equal(tg_text_control_length("\xe2\x80\xa7"), 0);
+    assert_int_equal(tg_text_control_length("\xc2\xa0"), 0);
+    assert_int_equal(tg_text_control_length("a"), 0);
+    assert_int_equal(tg_text_control_length(""), 0);
 }
 
 static void test_too_many_orgs_refused(void **state)
