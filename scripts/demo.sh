@@ -146,6 +146,7 @@ show outsider /orgs/acme/admin/whoami.cgi
 show nobody /public/../app/whoami.cgi
 echo
 echo "== tokengate's decision log"
+sleep 0.3   # log lines are written a moment later, by a thread of their own
 cat "$demo/tokengate.log"
 
 if [ "$once" = yes ]; then

@@ -99,7 +99,8 @@ def test_decision_log_lines_hold_no_credentials(tokengate, world):
     address, process, _ = tokengate
     fcgi_client.request(address, params("/orgs/o-1/admin/x", world.owner))
     fcgi_client.request(address, params("/app/x", world.expired))
-    time.sleep(0.1)
+    # Log lines are written by a thread of their own, a moment later.
+    harness.wait_for(lambda: "method=GET path=/app/x " in process.output(), "the log lines")
     log = process.output()
     allowed = [l for l in log.splitlines() if "method=GET path=/orgs/o-1/admin/x " in l]
     assert allowed and "rule=admin status=200 user=owner-1 us=" in allowed[0], log
@@ -200,7 +201,7 @@ def test_listening_beyond_loopback_is_warned_about(world, workdir):
     process = harness.Process([harness.TOKENGATE, "-c", config], os.path.join(workdir, "log"))
     try:
         harness.wait_for(lambda: harness.port_open(port), "tokengate")
-        assert "not loopback" in process.output()
+        harness.wait_for(lambda: "not loopback" in process.output(), "the warning")
     finally:
         process.stop()
 
