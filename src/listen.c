@@ -69,12 +69,15 @@ static bool owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err, 
 static int unix_socket_open(const char *path, long mode, const char *owner, char *err,
                             size_t err_size)
 {
+    /* Bound under a temporary name and renamed once listening, so that the
+     * path never names a socket that refuses connections (a web server
+     * that connects as soon as the file appears). */
     struct sockaddr_un address = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof address.sun_path) {
+    if (snprintf(address.sun_path, sizeof address.sun_path, "%s.new", path) >=
+        (int)sizeof address.sun_path) {
         snprintf(err, err_size, "unix socket path too long: %s", path);
         return -1;
     }
-    strcpy(address.sun_path, path);
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
     if (owner && !owner_resolve(owner, &uid, &gid, err, err_size))
@@ -88,6 +91,8 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
         }
         unlink(path);
     }
+    if (lstat(address.sun_path, &info) == 0 && S_ISSOCK(info.st_mode))
+        unlink(address.sun_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, err_size, "socket: %s", strerror(errno));
@@ -98,9 +103,12 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
     mode_t saved = umask(0777);
     int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
     umask(saved);
-    if (bound != 0 || chmod(path, (mode_t)mode) != 0 ||
-        (owner && chown(path, uid, gid) != 0) || listen(fd, LISTEN_BACKLOG) != 0) {
+    if (bound != 0 || chmod(address.sun_path, (mode_t)mode) != 0 ||
+        (owner && chown(address.sun_path, uid, gid) != 0) ||
+        listen(fd, LISTEN_BACKLOG) != 0 || rename(address.sun_path, path) != 0) {
         snprintf(err, err_size, "cannot listen on %s: %s", path, strerror(errno));
+        if (bound == 0)
+            unlink(address.sun_path);
         close(fd);
         return -1;
     }
