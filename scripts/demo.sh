@@ -27,10 +27,12 @@ if [ -z "${TOKENGATE:-}" ]; then
     build="$top/build/demo"
     if [ ! -x "$build/tokengate" ]; then
         echo "== building tokengate"
-        [ -f "$top/config.status" ] && make -C "$top" distclean >/dev/null 2>&1 || true
-        (cd "$top" && ./autogen.sh >/dev/null 2>&1)
+        # Out of tree, from a clean copy when the checkout is configured in
+        # place: the demo never touches the user's own build.
+        source=$("$top/scripts/clean-source.sh" "$top")
+        (cd "$source" && ./autogen.sh >/dev/null 2>&1)
         mkdir -p "$build"
-        (cd "$build" && "$top/configure" -q --disable-unit-tests && make -s -j2 >/dev/null)
+        (cd "$build" && "$source/configure" -q --disable-unit-tests && make -s -j2 >/dev/null)
     fi
     TOKENGATE="$build/tokengate"
 fi

@@ -11,6 +11,7 @@
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/keys.h"
+#include "tokengate/preflight.h"
 #include "tokengate/refresh.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
@@ -45,23 +46,25 @@ int tg_cli_config_test(const char *config_path)
     struct tg_config *config = tg_cli_config_load(config_path, &keys);
     if (!config)
         return 1;
+    struct tg_problems errors = {0}, warnings = {0};
+    tg_preflight(config, &errors, &warnings);
+    problems_print(&errors);
+    problems_print(&warnings);
+    bool valid = errors.count == 0 && errors.dropped == 0;
+    tg_problems_clear(&errors);
+    tg_problems_clear(&warnings);
     size_t remote = (config->api_key_file ? 1 : 0) + (config->oidc_issuer ? 1 : 0);
     for (size_t i = 0; i < config->jwks_count; i++)
         remote += tg_config_source_is_url(config->jwks[i].value);
-    /* Risky but not fatal: the server ignores what it cannot trust there. */
-    char why[512];
-    if (remote && tg_state_dir_check(config->state_dir, why, sizeof why))
-        fprintf(stderr, "%s: warning: state_dir: %s; saved keys there are ignored\n",
-                config_path, why);
-    if (remote)
+    if (valid && remote)
         printf("%s: configuration is valid (%zu rules, %zu keys from files, remote key "
                "sources: %zu)\n", config_path, config->rule_count, keys.count, remote);
-    else
+    else if (valid)
         printf("%s: configuration is valid (%zu rules, %zu keys)\n", config_path,
                config->rule_count, keys.count);
     tg_config_free(config);
     tg_keyset_clear(&keys);
-    return 0;
+    return valid ? 0 : 1;
 }
 
 /* Receives the key set the refresher assembles. */

@@ -200,12 +200,13 @@ static bool words_each(const char *value, bool (*add)(struct parser *, const cha
 enum tokengate_key {
     KEY_LISTEN, KEY_THREADS, KEY_DEFAULT, KEY_REALM, KEY_VARIABLE_PREFIX, KEY_LOG_LEVEL,
     KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER, KEY_CACHE_MEMORY,
-    KEY_REQUEST_TIMEOUT, KEY_MAX_CONNECTIONS, KEY_MAX_REQUEST_BYTES
+    KEY_REQUEST_TIMEOUT, KEY_MAX_CONNECTIONS, KEY_MAX_REQUEST_BYTES, KEY_STATUS_LISTEN,
+    KEY_LOG_FORMAT
 };
 static const char *const tokengate_keys[] = {
     "listen", "threads", "default", "realm", "variable_prefix", "log_level", "cache_size",
     "state_dir", "socket_mode", "socket_owner", "cache_memory", "request_timeout",
-    "max_connections", "max_request_bytes", NULL
+    "max_connections", "max_request_bytes", "status_listen", "log_format", NULL
 };
 
 static bool listen_valid(const char *value)
@@ -230,6 +231,20 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
             string_set(parser, &config->listen, value);
         config->listen_line = parser->line;
         break;
+    case KEY_STATUS_LISTEN:
+        if (!listen_valid(value))
+            problem(parser, "status_listen: expected host:port or an absolute unix socket path, "
+                            "got '%s'", value);
+        else
+            string_set(parser, &config->status_listen, value);
+        config->status_listen_line = parser->line;
+        break;
+    case KEY_LOG_FORMAT:
+        if ((config->log_format = tg_log_format_parse(value)) < 0) {
+            config->log_format = TG_LOG_FORMAT_TEXT;
+            problem(parser, "log_format: expected text or json, got '%s'", value);
+        }
+        break;
     case KEY_SOCKET_MODE: {
         char *end;
         errno = 0;
@@ -247,6 +262,7 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
             problem(parser, "socket_owner: expected user or user:group, got '%s'", value);
         else
             string_set(parser, &config->socket_owner, value);
+        config->socket_owner_line = parser->line;
         break;
     case KEY_THREADS:
         if (!parse_long(value, 1, 256, &number))
@@ -321,6 +337,7 @@ static void tokengate_key_set(struct parser *parser, int key, const char *value)
             problem(parser, "state_dir: expected an absolute path, got '%s'", value);
         else
             string_set(parser, &config->state_dir, value);
+        config->state_dir_line = parser->line;
         break;
     }
 }
@@ -739,6 +756,20 @@ static void section_begin(struct parser *parser, const char *name)
     }
 }
 
+const char *const *tg_config_known_keys(const char *section)
+{
+    static const char *const roles_keys[] = {"hierarchy", NULL};
+    if (strcmp(section, "tokengate") == 0)
+        return tokengate_keys;
+    if (strcmp(section, "token") == 0)
+        return token_keys;
+    if (strcmp(section, "roles") == 0)
+        return roles_keys;
+    if (strcmp(section, "rule") == 0)
+        return rule_keys;
+    return NULL;
+}
+
 static int key_index(const char *const *keys, const char *name)
 {
     for (int i = 0; keys[i]; i++)
@@ -755,7 +786,6 @@ static int handle_key(void *user, const char *section, const char *name, const c
         [SECTION_TOKENGATE] = tokengate_keys, [SECTION_TOKEN] = token_keys,
         [SECTION_RULE] = rule_keys,
     };
-    static const char *const roles_keys[] = {"hierarchy", NULL};
     const char *const *keys;
     unsigned long long repeatable = 0;
     switch (parser->section) {
@@ -765,7 +795,7 @@ static int handle_key(void *user, const char *section, const char *name, const c
     case SECTION_UNKNOWN:
         return 1; /* the section itself was reported */
     case SECTION_ROLES:
-        keys = roles_keys;
+        keys = tg_config_known_keys("roles");
         break;
     case SECTION_TOKEN:
         repeatable = repeatable_token_keys;
@@ -796,7 +826,10 @@ static int handle_key(void *user, const char *section, const char *name, const c
     switch (parser->section) {
     case SECTION_TOKENGATE: tokengate_key_set(parser, key, value); break;
     case SECTION_TOKEN: token_key_set(parser, key, value); break;
-    case SECTION_ROLES: roles_key_set(parser, value); break;
+    case SECTION_ROLES:
+        parser->config->hierarchy_line = parser->line;
+        roles_key_set(parser, value);
+        break;
     case SECTION_RULE: rule_key_set(parser, key, value); break;
     default: break;
     }
@@ -893,6 +926,12 @@ static void whole_file_check(struct parser *parser)
         problem(parser, "[token] needs issuer (or auth_url, which implies it)");
     if (config->api_key_file && !config->auth_url)
         problem(parser, "api_key_file needs auth_url");
+    if (config->status_listen && config->listen &&
+        strcmp(config->status_listen, config->listen) == 0) {
+        parser->line = config->status_listen_line;
+        problem(parser, "status_listen must differ from listen: the main socket never "
+                        "answers status requests");
+    }
 }
 
 static void config_defaults(struct tg_config *config)
@@ -920,6 +959,12 @@ static bool config_complete(struct parser *parser)
         config->realm = string_dup(parser, "tokengate");
     if (!config->variable_prefix)
         config->variable_prefix = string_dup(parser, "AUTH_");
+    /* systemd's StateDirectory= names the one directory the hardened unit
+     * may write; it is /var/lib/tokengate whatever the build's prefix. */
+    const char *state_directory = getenv("STATE_DIRECTORY");
+    if (!config->state_dir && state_directory && state_directory[0] == '/' &&
+        !strchr(state_directory, ':'))
+        config->state_dir = string_dup(parser, state_directory);
     if (!config->state_dir)
         config->state_dir = string_dup(parser, TG_LOCALSTATEDIR "/lib/tokengate");
     if (!config->backend_url)
@@ -973,6 +1018,7 @@ void tg_config_free(struct tg_config *config)
         return;
     free(config->file);
     free(config->listen);
+    free(config->status_listen);
     free(config->socket_owner);
     free(config->realm);
     free(config->variable_prefix);

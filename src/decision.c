@@ -15,12 +15,12 @@
 #include "tokengate/rules.h"
 #include "tokengate/text.h"
 
-#define ORG_ID_MAX 512
 
-static void refuse(struct tg_decision *decision, int status, const char *error,
-                   const char *description)
+static void refuse(struct tg_decision *decision, int status, enum tg_refusal refusal,
+                   const char *error, const char *description)
 {
     decision->status = status;
+    decision->refusal = refusal;
     decision->error = error;
     decision->description = description;
     decision->reason = description;
@@ -32,6 +32,10 @@ static void refuse(struct tg_decision *decision, int status, const char *error,
 static void decision_reset(struct tg_decision *decision)
 {
     decision->status = 0;
+    decision->refusal = TG_REFUSAL_NONE;
+    decision->subject = NULL;
+    decision->org_id[0] = '\0';
+    decision->org_role = NULL;
     decision->rule = NULL;
     decision->matched_rule = NULL;
     decision->error = decision->description = decision->reason = NULL;
@@ -47,18 +51,20 @@ static void decision_reset(struct tg_decision *decision)
 void tg_decision_refuse_request(struct tg_decision *decision, const char *description)
 {
     decision_reset(decision);
-    refuse(decision, 400, "invalid_request", description);
+    refuse(decision, 400, TG_REFUSAL_BAD_REQUEST, "invalid_request", description);
 }
 
-static void refuse_unauthenticated(struct tg_decision *decision, const char *description)
+static void refuse_unauthenticated(struct tg_decision *decision, enum tg_refusal refusal,
+                                   const char *description)
 {
-    refuse(decision, 401, decision->credential_present ? "invalid_token" : "unauthorized",
+    refuse(decision, 401, refusal, decision->credential_present ? "invalid_token" : "unauthorized",
            description);
 }
 
-static void refuse_forbidden(struct tg_decision *decision, const char *description)
+static void refuse_forbidden(struct tg_decision *decision, enum tg_refusal refusal,
+                             const char *description)
 {
-    refuse(decision, 403, "insufficient_scope", description);
+    refuse(decision, 403, refusal, "insufficient_scope", description);
 }
 
 /* Copies LEN bytes of TEXT into the decision's storage. NULL when full. */
@@ -213,38 +219,63 @@ static bool org_requirements_check(const struct tg_config *config, const struct 
                                    struct tg_decision *decision)
 {
     if (!org_id && rule && rule->org_source != TG_ORG_SOURCE_NONE) {
-        refuse_forbidden(decision, "the request names no organisation");
+        refuse_forbidden(decision, TG_REFUSAL_NOT_MEMBER, "the request names no organisation");
         return false;
     }
     /* Without an org requirement the variables describe the active org of
      * an active-org token, when there is one. */
     enum tg_org_lookup found = tg_identity_find_org(identity, org_id, membership);
     if (found == TG_ORG_INVALID) {
-        refuse_unauthenticated(decision, "the token's organisation claims are invalid");
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                               "the token's organisation claims are invalid");
         return false;
     }
     *has_membership = found == TG_ORG_MEMBER;
+    if (*has_membership) {
+        /* For the log: the org the decision is about and the role held. */
+        if (!org_id)
+            snprintf(decision->org_id, sizeof decision->org_id, "%s", membership->org_id);
+        decision->org_role = membership->user_role;
+    }
     if (!org_id)
         return true;
     if (found != TG_ORG_MEMBER) {
-        refuse_forbidden(decision, "the user is not a member of the organisation");
+        refuse_forbidden(decision, TG_REFUSAL_NOT_MEMBER,
+                         "the user is not a member of the organisation");
         return false;
     }
     if (rule->role && !tg_membership_is_role(membership, rule->role)) {
-        refuse_forbidden(decision, "the user does not have the required role");
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
         return false;
     }
     if (rule->min_role &&
         !tg_membership_is_at_least_role(membership, rule->min_role, &config->hierarchy)) {
-        refuse_forbidden(decision, "the user's role is below the required role");
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
         return false;
     }
     for (size_t i = 0; i < rule->permission_count; i++)
         if (!tg_membership_has_permission(membership, rule->permissions[i])) {
-            refuse_forbidden(decision, "the user lacks a required permission");
+            refuse_forbidden(decision, TG_REFUSAL_PERMISSION,
+                             "the user lacks a required permission");
             return false;
         }
     return true;
+}
+
+/* The metric's reason for a token that did not verify. */
+static enum tg_refusal jwt_refusal(enum tg_jwt_status status)
+{
+    switch (status) {
+    case TG_JWT_EXPIRED:
+    case TG_JWT_NOT_YET_VALID:
+    case TG_JWT_ISSUED_IN_FUTURE:
+        return TG_REFUSAL_EXPIRED;
+    case TG_JWT_UNKNOWN_KID:
+    case TG_JWT_BAD_SIGNATURE_UNKNOWN_KID:
+        return TG_REFUSAL_UNKNOWN_KID;
+    default:
+        return TG_REFUSAL_INVALID_TOKEN;
+    }
 }
 
 /* Verifies the token and applies the rule. Returns after setting the
@@ -255,7 +286,8 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
                          size_t token_len, bool optional, struct tg_decision *decision)
 {
     if (keys->count == 0) {
-        refuse(decision, 503, "temporarily_unavailable", "no verification key is loaded yet");
+        refuse(decision, 503, TG_REFUSAL_NO_KEYS, "temporarily_unavailable",
+               "no verification key is loaded yet");
         decision->retry_after = TG_RETRY_AFTER_SECONDS;
         decision->key_unknown = true;
         return;
@@ -276,12 +308,14 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
     struct tg_identity identity;
     if (status == TG_JWT_VALID && tg_identity_read(&decision->claims, &identity, &why) != 0)
         status = TG_JWT_BAD_CLAIM;
+    if (status == TG_JWT_VALID)
+        decision->subject = identity.user_id;
     if (status != TG_JWT_VALID) {
         if (optional)
             allow_anonymous(decision, config->variable_prefix,
                             "invalid credential on an optional rule: anonymous");
         else
-            refuse_unauthenticated(decision, why);
+            refuse_unauthenticated(decision, jwt_refusal(status), why);
         return;
     }
 
@@ -297,7 +331,8 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
                   (!has_membership || membership_variables_add(decision, config->variable_prefix,
                                                                &membership, &config->hierarchy));
         if (!ok)
-            refuse_unauthenticated(decision, "the token's claims are too large to pass on");
+            refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                                   "the token's claims are too large to pass on");
     }
 }
 
@@ -320,7 +355,7 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
     if (bearer)
         tg_cache_prefetch(cache, bearer, bearer_len);
     if (request->refusal) {
-        refuse(decision, 400, "invalid_request", request->refusal);
+        refuse(decision, 400, TG_REFUSAL_BAD_REQUEST, "invalid_request", request->refusal);
         return;
     }
     strcpy(decision->path, request->path);
@@ -345,17 +380,21 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
         return;
     }
     if (require == TG_REQUIRE_DENY) {
-        refuse_forbidden(decision, rule ? "the rule denies access" : "no rule allows this path");
+        refuse_forbidden(decision, TG_REFUSAL_DENY_RULE,
+                         rule ? "the rule denies access" : "no rule allows this path");
         return;
     }
 
     /* Which organisation the request names is part of reading it: a
      * request that names one ambiguously is refused before any credential
      * is looked at. */
-    char org_id[ORG_ID_MAX];
+    char org_id[TG_ORG_ID_MAX];
     int named = rule ? org_id_resolve(rule, request, &captures, org_id, sizeof org_id) : 0;
+    if (named > 0)
+        strcpy(decision->org_id, org_id);
     if (named < 0) {
-        refuse(decision, 400, "invalid_request", "the request's organisation cannot be read");
+        refuse(decision, 400, TG_REFUSAL_BAD_REQUEST, "invalid_request",
+               "the request's organisation cannot be read");
         return;
     }
 
@@ -371,7 +410,8 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                 allow_anonymous(decision, config->variable_prefix,
                                 "unusable Authorization header on an optional rule: anonymous");
             else
-                refuse_unauthenticated(decision, "the Authorization header is not a Bearer token");
+                refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                                       "the Authorization header is not a Bearer token");
             return;
         }
     } else if (config->cookie && config->cookie[0]) {
@@ -382,7 +422,8 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
         if (optional)
             allow_anonymous(decision, config->variable_prefix, "no credential on an optional rule");
         else
-            refuse(decision, 401, "unauthorized", "no bearer token in the request");
+            refuse(decision, 401, TG_REFUSAL_NO_CREDENTIAL, "unauthorized",
+                   "no bearer token in the request");
         return;
     }
     token_decide(config, keys, cache, request, rule, named ? org_id : NULL, token, token_len,
@@ -408,60 +449,78 @@ static const char *require_name(enum tg_require require)
     return "?";
 }
 
-/* snprintf at OUT + *USED, keeping *USED within SIZE - 1 on truncation. */
-static void text_append(char *out, size_t size, size_t *used, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
-static void text_append(char *out, size_t size, size_t *used, const char *format, ...)
+const char *tg_refusal_name(enum tg_refusal refusal)
 {
-    va_list args;
-    va_start(args, format);
-    int written = vsnprintf(out + *used, size - *used, format, args);
-    va_end(args);
-    if (written > 0)
-        *used += (size_t)written < size - *used ? (size_t)written : size - *used - 1;
+    static const char *const names[TG_REFUSAL_COUNT] = {
+        [TG_REFUSAL_NONE] = "",
+        [TG_REFUSAL_NO_CREDENTIAL] = "no_credential",
+        [TG_REFUSAL_INVALID_TOKEN] = "invalid_token",
+        [TG_REFUSAL_EXPIRED] = "expired",
+        [TG_REFUSAL_UNKNOWN_KID] = "unknown_kid",
+        [TG_REFUSAL_NOT_MEMBER] = "not_member",
+        [TG_REFUSAL_ROLE] = "role",
+        [TG_REFUSAL_PERMISSION] = "permission",
+        [TG_REFUSAL_DENY_RULE] = "deny_rule",
+        [TG_REFUSAL_BAD_REQUEST] = "bad_request",
+        [TG_REFUSAL_NO_KEYS] = "no_keys",
+    };
+    return refusal >= 0 && refusal < TG_REFUSAL_COUNT ? names[refusal] : "";
 }
 
-size_t tg_decision_log_format(const struct tg_decision *decision, const char *method,
-                              long microseconds, bool detail, char *out, size_t size)
+static void log_field(struct tg_decision_log *log, const char *key, const char *value,
+                      bool number)
 {
-    /* Everything that comes from outside (method, path, user, reason) goes
-     * through the logfmt quoting, so no value can forge a field or a line;
-     * the path of a refused request is not shown, as it could not be read. */
-    size_t used = 0;
-    out[0] = '\0';
-    char number[32];
-    tg_text_logfmt_append(out, size, &used, "method", method && method[0] ? method : NULL);
-    tg_text_logfmt_append(out, size, &used, "path", decision->path[0] ? decision->path : NULL);
-    tg_text_logfmt_append(out, size, &used, "rule", decision->rule);
-    snprintf(number, sizeof number, "%d", decision->status);
-    tg_text_logfmt_append(out, size, &used, "status", number);
-    if (decision->status == 200)
-        tg_text_logfmt_append(out, size, &used, "user", decision->user_id);
-    else
-        tg_text_logfmt_append(out, size, &used, "reason", decision->reason);
-    snprintf(number, sizeof number, "%ld", microseconds);
-    tg_text_logfmt_append(out, size, &used, "us", number);
+    if (log->count < TG_DECISION_LOG_FIELDS)
+        log->fields[log->count++] = (struct tg_log_field){key, value, number};
+}
+
+void tg_decision_log_fill(const struct tg_decision *decision, const struct tg_request *request,
+                          long microseconds, bool detail, struct tg_decision_log *log)
+{
+    /* Everything from outside (method, path, user, org, role, client,
+     * request id) is quoted as it is written (log.h), so no value can forge
+     * a field or a line; the path of a refused request is not shown, as it
+     * could not be read. */
+    log->count = 0;
+    snprintf(log->status, sizeof log->status, "%d", decision->status);
+    snprintf(log->microseconds, sizeof log->microseconds, "%ld", microseconds);
+    log_field(log, "method", request->method && request->method[0] ? request->method : NULL,
+              false);
+    log_field(log, "path", decision->path[0] ? decision->path : NULL, false);
+    log_field(log, "rule", decision->rule, false);
+    log_field(log, "status", log->status, true);
+    if (decision->subject)
+        log_field(log, "user", decision->subject, false);
+    if (decision->org_id[0])
+        log_field(log, "org", decision->org_id, false);
+    if (decision->org_role)
+        log_field(log, "role", decision->org_role, false);
+    if (decision->status != 200)
+        log_field(log, "reason", decision->reason, false);
+    if (request->client)
+        log_field(log, "client", request->client, false);
+    if (request->request_id)
+        log_field(log, "request_id", request->request_id, false);
+    log_field(log, "us", log->microseconds, true);
     if (!detail)
-        return used;
+        return;
     const struct tg_rule *rule = decision->matched_rule;
     if (!rule) {
-        tg_text_logfmt_append(out, size, &used, "matched", "no rule: default policy");
-        return used;
+        log_field(log, "matched", "no rule: default policy", false);
+        return;
     }
-    char matched[1024];
-    size_t matched_used = 0;
-    matched[0] = '\0';
-    text_append(matched, sizeof matched, &matched_used, "path %s, %s methods, require %s",
+    size_t used = 0;
+    log->matched[0] = '\0';
+    tg_text_appendf(log->matched, sizeof log->matched, &used, "path %s, %s methods, require %s",
                 rule->path, rule->method_count ? "listed" : "any", require_name(rule->require));
     if (rule->org_value)
-        text_append(matched, sizeof matched, &matched_used, ", org %s", rule->org_value);
+        tg_text_appendf(log->matched, sizeof log->matched, &used, ", org %s", rule->org_value);
     if (rule->role)
-        text_append(matched, sizeof matched, &matched_used, ", role %s", rule->role);
+        tg_text_appendf(log->matched, sizeof log->matched, &used, ", role %s", rule->role);
     if (rule->min_role)
-        text_append(matched, sizeof matched, &matched_used, ", min_role %s", rule->min_role);
+        tg_text_appendf(log->matched, sizeof log->matched, &used, ", min_role %s", rule->min_role);
     if (rule->permission_count)
-        text_append(matched, sizeof matched, &matched_used, ", %zu permissions",
+        tg_text_appendf(log->matched, sizeof log->matched, &used, ", %zu permissions",
                     rule->permission_count);
-    tg_text_logfmt_append(out, size, &used, "matched", matched);
-    return used;
+    log_field(log, "matched", log->matched, false);
 }

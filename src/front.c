@@ -11,6 +11,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+
+#include <fastcgi.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -505,12 +507,20 @@ static bool connection_drained(const struct tg_connection *connection)
 {
     if (connection->keep)
         return false;
+    /* A responder's request goes on with its STDIN stream after the
+     * PARAMS, and a web server may send its end after the answer is out
+     * (Apache's mod_proxy_fcgi does): closing now would reset its write.
+     * Such connections wait in the front for the web server to close its
+     * side. An authorizer's request has no stream after its PARAMS. */
+    bool more_may_come = tg_records_role(&connection->records) != FCGI_AUTHORIZER;
     char discard[512];
     for (;;) {
         ssize_t n = recv(connection->fd, discard, sizeof discard, MSG_DONTWAIT);
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
-        return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+        if (n == 0)
+            return true;
+        return !more_may_come && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
 }
 
@@ -575,3 +585,5 @@ unsigned long tg_front_closed(const struct tg_front *front, enum tg_close_reason
 {
     return atomic_load(&front->closed[reason]);
 }
+
+size_t tg_front_open(const struct tg_front *front) { return atomic_load(&front->open); }

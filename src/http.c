@@ -188,21 +188,36 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
     long total_ms = options->total_timeout_ms > 0 ? options->total_timeout_ms
                                                   : TG_HTTP_TOTAL_TIMEOUT_MS;
 
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    /* The options that keep a fetch safe are checked: a libcurl that
+     * refused one (CURLOPT_PROTOCOLS_STR needs 7.85.0) would fetch with
+     * less protection than asked for. */
+    CURLcode setup = curl_easy_setopt(curl, CURLOPT_URL, url);
+    if (setup == CURLE_OK)
+        setup = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (setup == CURLE_OK)
+        setup = curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    if (setup == CURLE_OK)
+        setup = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    if (setup == CURLE_OK)
+        setup = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (setup == CURLE_OK)
+        setup = curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TG_HTTP_BODY_MAX);
+    if (setup == CURLE_OK && options->ca_file && options->ca_file[0])
+        setup = curl_easy_setopt(curl, CURLOPT_CAINFO, options->ca_file);
+    if (setup != CURLE_OK) {
+        curl_slist_free_all(list);
+        curl_easy_cleanup(curl);
+        snprintf(err, err_size, "%s: libcurl refused a safety option (%s): tokengate needs "
+                                "libcurl 7.85.0 or later", url, curl_easy_strerror(setup));
+        return -1;
+    }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (options->ca_file && options->ca_file[0])
-        curl_easy_setopt(curl, CURLOPT_CAINFO, options->ca_file);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "tokengate/" PACKAGE_VERSION);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TG_HTTP_BODY_MAX);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_check);

@@ -272,7 +272,7 @@ int tg_keyset_add_jwks_file(struct tg_keyset *set, const char *path, tg_jwk_warn
 {
     size_t len;
     char inner[256];
-    char *text = tg_file_read(path, TG_JWKS_MAX_BYTES, &len, err, err_size);
+    char *text = tg_file_read_trusted(path, TG_JWKS_MAX_BYTES, false, &len, err, err_size);
     if (!text)
         return -1;
     int added =

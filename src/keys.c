@@ -276,7 +276,7 @@ int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *
                            char *err, size_t err_size)
 {
     size_t len;
-    char *pem = tg_file_read(path, KEY_FILE_MAX, &len, err, err_size);
+    char *pem = tg_file_read_trusted(path, KEY_FILE_MAX, false, &len, err, err_size);
     if (!pem)
         return -1;
     char inner[256];

@@ -19,10 +19,12 @@
 bool tg_listen_is_socket(int fd)
 {
     struct stat info;
-    int type = 0;
-    socklen_t len = sizeof type;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type, listening_len = sizeof listening;
     return fstat(fd, &info) == 0 && S_ISSOCK(info.st_mode) &&
-           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &listening_len) == 0 &&
+           listening;
 }
 
 bool tg_listen_is_local(const char *address)
@@ -33,7 +35,8 @@ bool tg_listen_is_local(const char *address)
            strncmp(address, "[::1]:", 6) == 0;
 }
 
-static bool owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err, size_t err_size)
+bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err,
+                             size_t err_size)
 {
     char user[128];
     const char *colon = strchr(owner, ':');
@@ -80,7 +83,7 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
     }
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
-    if (owner && !owner_resolve(owner, &uid, &gid, err, err_size))
+    if (owner && !tg_listen_owner_resolve(owner, &uid, &gid, err, err_size))
         return -1;
     /* Remove a stale socket from an earlier run, but never another file. */
     struct stat info;

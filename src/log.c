@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +29,8 @@
 
 /* Read by every worker, written by a reload: atomic, not just volatile. */
 static atomic_int current_level = TG_LOG_INFO;
+static atomic_int current_format = TG_LOG_FORMAT_TEXT;
+static atomic_bool to_journal;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 static struct {
@@ -52,6 +56,32 @@ int tg_log_level_parse(const char *name)
         if (strcmp(name, level_names[i]) == 0)
             return i;
     return -1;
+}
+
+int tg_log_format_parse(const char *name)
+{
+    if (strcmp(name, "text") == 0)
+        return TG_LOG_FORMAT_TEXT;
+    if (strcmp(name, "json") == 0)
+        return TG_LOG_FORMAT_JSON;
+    return -1;
+}
+
+void tg_log_set_format(enum tg_log_format format) { atomic_store(&current_format, (int)format); }
+
+bool tg_log_journal_detect(void)
+{
+    /* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+     * connected; stderr may since have been redirected elsewhere. */
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long device, inode;
+    struct stat status;
+    bool journal = stream && sscanf(stream, "%llu:%llu", &device, &inode) == 2 &&
+                   fstat(STDERR_FILENO, &status) == 0 &&
+                   (unsigned long long)status.st_dev == device &&
+                   (unsigned long long)status.st_ino == inode;
+    atomic_store(&to_journal, journal);
+    return journal;
 }
 
 unsigned long tg_log_dropped(void) { return atomic_load(&dropped); }
@@ -148,39 +178,104 @@ static void line_emit(const char *line, size_t len)
     pthread_mutex_unlock(&ring.lock);
 }
 
+/* Starts LINE with what every line carries: the journal's priority
+ * prefix, the time and the level (text), or the object's first members
+ * (JSON). Returns the length. */
+static size_t line_begin(char *line, size_t size, enum tg_log_format format, bool journal,
+                         enum tg_log_level level, const struct timespec *when)
+{
+    static const char journal_priorities[] = {'3', '4', '6', '7'};
+    struct tm utc;
+    char time_text[40];
+    gmtime_r(&when->tv_sec, &utc);
+    size_t len = strftime(time_text, sizeof time_text, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(time_text + len, sizeof time_text - len, ".%03ldZ", when->tv_nsec / 1000000);
+    if (format == TG_LOG_FORMAT_JSON) {
+        size_t used = 1;
+        line[0] = '{';
+        line[1] = '\0';
+        tg_text_json_append(line, size, &used, "time", time_text, false);
+        tg_text_json_append(line, size, &used, "level", level_names[level], false);
+        return used;
+    }
+    char prefix[4] = "";
+    if (journal)
+        snprintf(prefix, sizeof prefix, "<%c>", journal_priorities[level]);
+    int n = snprintf(line, size, "%s%s tokengate[%s]", prefix, time_text, level_names[level]);
+    return n > 0 ? (size_t)n : 0;
+}
+
+size_t tg_log_line_format(char *line, size_t size, enum tg_log_format format, bool journal,
+                          enum tg_log_level level, const struct timespec *when,
+                          const struct tg_log_field *fields, size_t count, const char *message)
+{
+    size_t used = line_begin(line, size, format, journal, level, when);
+    if (format == TG_LOG_FORMAT_JSON) {
+        if (message)
+            tg_text_json_append(line, size, &used, "msg", message, false);
+        for (size_t i = 0; i < count; i++)
+            tg_text_json_append(line, size, &used, fields[i].key, fields[i].value,
+                                fields[i].number);
+        /* A cut line must still parse: end the object whatever it holds. */
+        if (used + 2 >= size) {
+            used = line_begin(line, size, format, journal, level, when);
+            tg_text_json_append(line, size, &used, "msg", "(line too long, cut)", false);
+        }
+        line[used++] = '}';
+    } else {
+        if (message) {
+            /* Values from outside are quoted by the callers that know them
+             * (fields are); this is the backstop for every other line, a
+             * provider's text included: nothing can start a line of its
+             * own. */
+            size_t start = used + 1;
+            int n = snprintf(line + used, size - used, " %s", message);
+            used += n < 0 ? 0 : (size_t)n < size - used ? (size_t)n : size - used - 1;
+            for (size_t i = start; i < used; i++) {
+                size_t control = tg_text_control_length(line + i);
+                memset(line + i, '?', control);
+                i += control ? control - 1 : 0;
+            }
+        }
+        for (size_t i = 0; i < count; i++)
+            tg_text_logfmt_append(line, size, &used, fields[i].key, fields[i].value);
+    }
+    if (used >= size - 1)
+        used = size - 2;
+    line[used++] = '\n';
+    line[used] = '\0';
+    return used;
+}
+
+/* Formats and emits one line, as the configured format says. */
+static void line_write(enum tg_log_level level, const struct tg_log_field *fields, size_t count,
+                       const char *message)
+{
+    /* Built whole first and emitted at once, so lines from concurrent
+     * worker threads never interleave. */
+    char line[LINE_MAX_BYTES];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t len = tg_log_line_format(line, sizeof line, atomic_load(&current_format),
+                                    atomic_load(&to_journal), level, &now, fields, count,
+                                    message);
+    line_emit(line, len);
+}
+
 void tg_log(enum tg_log_level level, const char *format, ...)
 {
     if (!tg_log_enabled(level))
         return;
-
-    /* Build the whole line first and emit it at once, so lines from
-     * concurrent worker threads never interleave. */
-    char line[LINE_MAX_BYTES];
-    struct timespec now;
-    struct tm utc;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &utc);
-    size_t used = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
-    used += (size_t)snprintf(line + used, sizeof line - used, ".%03ldZ tokengate[%s] ",
-                             now.tv_nsec / 1000000, level_names[level]);
-
+    char message[LINE_MAX_BYTES];
     va_list args;
     va_start(args, format);
-    int n = vsnprintf(line + used, sizeof line - used - 1, format, args);
+    vsnprintf(message, sizeof message, format, args);
     va_end(args);
-    if (n < 0)
-        n = 0;
-    size_t message = used;
-    used += (size_t)n < sizeof line - used - 1 ? (size_t)n : sizeof line - used - 2;
-    /* Values from outside are quoted by the callers that know them (see
-     * tg_text_logfmt_append); this is the backstop for every other line, a
-     * provider's text included: nothing can start a line of its own. */
-    line[used] = '\0';
-    for (size_t i = message; i < used; i++) {
-        size_t control = tg_text_control_length(line + i);
-        memset(line + i, '?', control);
-        i += control ? control - 1 : 0;
-    }
-    line[used++] = '\n';
-    line_emit(line, used);
+    line_write(level, NULL, 0, message);
+}
+
+void tg_log_fields(enum tg_log_level level, const struct tg_log_field *fields, size_t count)
+{
+    if (tg_log_enabled(level))
+        line_write(level, fields, count, NULL);
 }

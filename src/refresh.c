@@ -30,7 +30,7 @@
 #include "tokengate/provider.h"
 #include "tokengate/text.h"
 
-#define SOURCES_MAX (TG_KEY_SOURCES_MAX + 2)
+#define SOURCES_MAX TG_REFRESHER_SOURCES_MAX
 #define API_KEY_MAX 512
 
 struct source {
@@ -44,6 +44,8 @@ struct source {
     time_t next_fetch;            /* monotonic seconds */
     time_t not_before;            /* monotonic: the provider asked us to wait */
     int failures;                 /* consecutive */
+    unsigned long successes_total, failures_total; /* for the metrics */
+    time_t last_success;          /* wall clock, for the metrics; 0: never */
 };
 
 /* What a fetch needs, copied out of the lock. */
@@ -465,6 +467,7 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
         return false;
     if (!outcome->success) {
         source->failures++;
+        source->failures_total++;
         long delay = tg_provider_next_fetch(false, -1, outcome->retry_after, source->failures,
                                             refresher->interval, refresher->min_interval);
         source->next_fetch = now + delay;
@@ -480,6 +483,8 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
         return false;
     }
     source->failures = 0;
+    source->successes_total++;
+    source->last_success = time(NULL);
     source->not_before = 0;
     source->next_fetch = now + tg_provider_next_fetch(true, outcome->max_age, -1, 0,
                                                       refresher->interval,
@@ -622,6 +627,9 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
                 fresh->next_fetch = old->next_fetch;
                 fresh->not_before = old->not_before;
                 fresh->failures = old->failures;
+                fresh->successes_total = old->successes_total;
+                fresh->failures_total = old->failures_total;
+                fresh->last_success = old->last_success;
                 break;
             }
         }
@@ -709,6 +717,22 @@ bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait)
     bool done = refresher->rounds_finished >= target;
     pthread_mutex_unlock(&refresher->lock);
     return done;
+}
+
+size_t tg_refresher_report(struct tg_refresher *refresher, struct tg_refresher_report *report,
+                           size_t max)
+{
+    pthread_mutex_lock(&refresher->lock);
+    size_t count = 0;
+    for (size_t i = 0; i < refresher->source_count && count < max; i++, count++) {
+        const struct source *source = refresher->sources[i];
+        snprintf(report[count].url, sizeof report[count].url, "%s", source->url);
+        report[count].successes = source->successes_total;
+        report[count].failures = source->failures_total;
+        report[count].last_success = source->last_success;
+    }
+    pthread_mutex_unlock(&refresher->lock);
+    return count;
 }
 
 unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher)

@@ -18,7 +18,7 @@ static const char *param_value(const char *param, const char *name, size_t len)
 
 /* The parameters the view is built from, found in one pass. */
 enum fact { FACT_METHOD, FACT_URI, FACT_SCRIPT, FACT_INFO, FACT_QUERY, FACT_AUTHORIZATION,
-            FACT_COOKIE, FACT_COUNT };
+            FACT_COOKIE, FACT_CLIENT, FACT_REQUEST_ID, FACT_COUNT };
 
 static const struct { const char *name; size_t len; } fact_params[FACT_COUNT] = {
     [FACT_METHOD] = {"REQUEST_METHOD", 14},
@@ -28,6 +28,8 @@ static const struct { const char *name; size_t len; } fact_params[FACT_COUNT] = 
     [FACT_QUERY] = {"QUERY_STRING", 12},
     [FACT_AUTHORIZATION] = {"HTTP_AUTHORIZATION", 18},
     [FACT_COOKIE] = {"HTTP_COOKIE", 11},
+    [FACT_CLIENT] = {"REMOTE_ADDR", 11},
+    [FACT_REQUEST_ID] = {"HTTP_X_REQUEST_ID", 17},
 };
 
 /* Copies TEXT into OUT at *USED, escaping what a decoded SCRIPT_NAME or
@@ -68,7 +70,7 @@ static bool method_is_readable(const char *method)
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now)
 {
     const char *facts[FACT_COUNT] = {0};
-    bool conflicting = false;
+    bool conflicting = false, request_id_conflicting = false;
     for (const char *const *param = params; param && *param; param++) {
         /* Most parameters are other headers: their first letter rules out
          * every fact but a few. */
@@ -83,8 +85,14 @@ void tg_request_init(struct tg_request *request, const char *const *params, time
                 continue;
             /* A second copy that says something else could be the one
              * the application reads. */
-            if (facts[i] && strcmp(facts[i], value) != 0 && i != FACT_COOKIE)
-                conflicting = true;
+            if (facts[i] && strcmp(facts[i], value) != 0) {
+                /* The request id is only logged: two copies lose it, not
+                 * the request. Cookies may repeat (tg_request_cookie). */
+                if (i == FACT_REQUEST_ID)
+                    request_id_conflicting = true;
+                else if (i != FACT_COOKIE)
+                    conflicting = true;
+            }
             if (!facts[i])
                 facts[i] = value;
             break;
@@ -96,6 +104,8 @@ void tg_request_init(struct tg_request *request, const char *const *params, time
     request->uri = facts[FACT_URI];
     request->authorization = facts[FACT_AUTHORIZATION];
     request->cookie = facts[FACT_COOKIE];
+    request->client = facts[FACT_CLIENT];
+    request->request_id = request_id_conflicting ? NULL : facts[FACT_REQUEST_ID];
     request->refusal = NULL;
     request->path[0] = '\0';
     request->query = NULL;

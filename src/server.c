@@ -18,6 +18,7 @@
 #include "tokengate/server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "tokengate/decision.h"
 #include "tokengate/listen.h"
 #include "tokengate/log.h"
+#include "tokengate/metrics.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
 
@@ -41,17 +43,26 @@
  * 8-byte header and up to 7 bytes of padding, then the end records. */
 #define WIRE_MAX (TG_RESPONSE_MAX + (TG_RESPONSE_MAX / 8192 + 1) * 16 + 64)
 
+/* The status worker's answer: the exposition and its headers, framed. */
+#define STATUS_WIRE_MAX (TG_METRICS_TEXT_MAX + (TG_METRICS_TEXT_MAX / 8192 + 1) * 16 + 1024)
+/* How long the status worker waits for a slow reader of a large answer. */
+#define STATUS_SEND_MILLISECONDS 5000
+
 struct tg_worker {
     pthread_t thread;
     bool started;
     struct tg_server *server;
+    struct tg_front *front;     /* where its connections come from */
+    bool status;                /* answers status requests, never decisions */
     int memory_fd;              /* what libfcgi reads and writes */
     FCGX_Request fcgi;
     struct tg_request request;
     struct tg_decision decision;
+    struct tg_decision_log log;
     char response[TG_RESPONSE_MAX];
-    uint8_t wire[WIRE_MAX];
-    char log_line[1024];
+    uint8_t *wire;              /* the framed answer: WIRE_MAX or STATUS_WIRE_MAX */
+    size_t wire_size;
+    char *status_text;          /* the status worker's exposition */
 };
 
 /* Loads the configuration and the keys in files; logs every problem. */
@@ -66,6 +77,9 @@ static struct tg_config *config_load(const char *path, struct tg_keyset **static
         tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
     bool ok = config && *static_keys && problems.count == 0 && problems.dropped == 0;
     tg_problems_clear(&problems);
+    /* Counting slots are looked up now, never while deciding. */
+    for (size_t i = 0; ok && i < config->rule_count; i++)
+        config->rules[i].metrics_slot = tg_metrics_rule_slot(config->rules[i].name);
     if (!ok) {
         tg_config_free(config);
         tg_keyset_free(*static_keys);
@@ -73,6 +87,16 @@ static struct tg_config *config_load(const char *path, struct tg_keyset **static
         return NULL;
     }
     return config;
+}
+
+/* Keeps the counts of a cache about to go, for the metrics' totals;
+ * state_lock is held for writing. */
+static void cache_retire(struct tg_server *server, struct tg_cache *cache)
+{
+    struct tg_cache_stats stats;
+    tg_cache_stats(cache, &stats);
+    server->cache_hits_retired += stats.hits;
+    server->cache_misses_retired += stats.misses;
 }
 
 /* The refresher's publications (with the refresher's lock held). A cache
@@ -103,8 +127,10 @@ static void keys_receive(void *context, struct tg_keyset *keys)
         }
         struct tg_keyset *old_keys = server->keys;
         struct tg_cache *old_cache = keep ? NULL : server->cache;
-        if (!keep)
+        if (!keep) {
+            cache_retire(server, old_cache);
             server->cache = fresh;
+        }
         server->keys = keys;
         server->generation++;
         pthread_rwlock_unlock(&server->state_lock);
@@ -177,13 +203,21 @@ static void request_handle(struct tg_worker *worker)
     }
     size_t len = tg_response_format(decision, server->config->realm, worker->response,
                                     sizeof worker->response);
+    long microseconds = microseconds_since(&start);
+    /* Counted under the governing rule; "-" for a request refused before
+     * any rule could be looked up. */
+    int slot = decision->matched_rule ? decision->matched_rule->metrics_slot
+               : decision->rule       ? server->default_slot
+                                      : server->unread_slot;
+    tg_metrics_decision_count(slot, decision->status, decision->refusal, microseconds);
     /* The log line names the rule, which lives in the configuration: it is
-     * written before the lock is released, as a reload may free it. */
-    bool logging = tg_log_enabled(TG_LOG_INFO);
-    if (logging)
-        tg_decision_log_format(decision, worker->request.method, microseconds_since(&start),
-                               tg_log_enabled(TG_LOG_DEBUG), worker->log_line,
-                               sizeof worker->log_line);
+     * queued before the lock is released, as a reload may free it (queuing
+     * never waits for stderr). */
+    if (tg_log_enabled(TG_LOG_INFO)) {
+        tg_decision_log_fill(decision, &worker->request, microseconds,
+                             tg_log_enabled(TG_LOG_DEBUG), &worker->log);
+        tg_log_fields(TG_LOG_INFO, worker->log.fields, worker->log.count);
+    }
     pthread_rwlock_unlock(&server->state_lock);
 
     if (len == 0) {
@@ -193,8 +227,89 @@ static void request_handle(struct tg_worker *worker)
                                  sizeof worker->response);
     }
     FCGX_PutStr(worker->response, (int)len, worker->fcgi.out);
-    if (logging)
-        tg_log(TG_LOG_INFO, "%s", worker->log_line);
+}
+
+/* Answers a request on the status socket (contract section 8): /health,
+ * or the metrics. Never a decision, whatever the request carries. */
+static void status_handle(struct tg_worker *worker)
+{
+    struct tg_server *server = worker->server;
+    tg_request_init(&worker->request, (const char *const *)worker->fcgi.envp, time(NULL));
+    const char *path = worker->request.path;
+    size_t path_len = strlen(path);
+    bool health = path_len >= 7 && strcmp(path + path_len - 7, "/health") == 0;
+    pthread_rwlock_rdlock(&server->state_lock);
+    size_t keys_loaded = server->keys ? server->keys->count : 0;
+    struct tg_cache_stats cache;
+    tg_cache_stats(server->cache, &cache);
+    unsigned long hits = server->cache_hits_retired + cache.hits;
+    unsigned long misses = server->cache_misses_retired + cache.misses;
+    pthread_rwlock_unlock(&server->state_lock);
+    const char *text;
+    if (health) {
+        text = keys_loaded ? "Status: 200\nContent-Type: text/plain\n\nok\n"
+                           : "Status: 503\nContent-Type: text/plain\n\n"
+                             "no verification key is loaded\n";
+        FCGX_PutS(text, worker->fcgi.out);
+        return;
+    }
+    struct tg_refresher_report sources[TG_REFRESHER_SOURCES_MAX];
+    size_t source_count = tg_refresher_report(server->refresher, sources,
+                                              TG_REFRESHER_SOURCES_MAX);
+    struct tg_metrics_source metric_sources[TG_REFRESHER_SOURCES_MAX];
+    for (size_t i = 0; i < source_count; i++)
+        metric_sources[i] = (struct tg_metrics_source){sources[i].url, sources[i].successes,
+                                                       sources[i].failures,
+                                                       sources[i].last_success};
+    struct tg_metrics_gauges gauges = {
+        .keys_loaded = keys_loaded,
+        .cache_hits = hits,
+        .cache_misses = misses,
+        .cache_entries = cache.entries,
+        .connections_open = tg_front_open(server->front),
+        .closed_timeout = tg_front_closed(server->front, TG_CLOSED_TIMEOUT),
+        .closed_malformed = tg_front_closed(server->front, TG_CLOSED_MALFORMED),
+        .closed_too_large = tg_front_closed(server->front, TG_CLOSED_TOO_LARGE),
+        .closed_limit = tg_front_closed(server->front, TG_CLOSED_LIMIT),
+        .log_lines_dropped = tg_log_dropped(),
+        .sources = metric_sources,
+        .source_count = source_count,
+    };
+    size_t len = tg_metrics_render(&gauges, worker->status_text, TG_METRICS_TEXT_MAX);
+    if (len == 0) {
+        FCGX_PutS("Status: 500\nContent-Type: text/plain\n\nthe metrics do not fit\n",
+                  worker->fcgi.out);
+        return;
+    }
+    FCGX_PutS("Status: 200\nContent-Type: " TG_METRICS_CONTENT_TYPE "\n\n",
+              worker->fcgi.out);
+    FCGX_PutStr(worker->status_text, (int)len, worker->fcgi.out);
+}
+
+/* Sends the whole answer. A decision's goes out in one non-blocking send: a
+ * web server reads its authorizer's answer at once, and one that does not
+ * loses the connection rather than a worker. The status worker's may be
+ * larger than a socket buffer: it waits for the reader, briefly. */
+static bool answer_send(struct tg_worker *worker, int fd, size_t len)
+{
+    if (!worker->status)
+        return send(fd, worker->wire, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, worker->wire + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        long left = STATUS_SEND_MILLISECONDS - microseconds_since(&start) / 1000;
+        if ((n < 0 && errno != EAGAIN && errno != EINTR) || left <= 0)
+            return false;
+        struct pollfd writable = {.fd = fd, .events = POLLOUT};
+        poll(&writable, 1, (int)left);
+    }
+    return true;
 }
 
 static bool write_at(int fd, const void *data, size_t len, off_t offset)
@@ -235,7 +350,10 @@ static bool connection_answer(struct tg_worker *worker, struct tg_connection *co
         worker->memory_fd = -1;
         return false;
     }
-    request_handle(worker);
+    if (worker->status)
+        status_handle(worker);
+    else
+        request_handle(worker);
     worker->fcgi.keepConnection = 1;
     FCGX_Finish_r(&worker->fcgi);
     if (worker->fcgi.ipcFd < 0) {
@@ -243,16 +361,12 @@ static bool connection_answer(struct tg_worker *worker, struct tg_connection *co
         return false;
     }
     off_t end = lseek(fd, 0, SEEK_CUR);
-    if (end < (off_t)request_len || end - (off_t)request_len > (off_t)sizeof worker->wire)
+    if (end < (off_t)request_len || end - (off_t)request_len > (off_t)worker->wire_size)
         return false;
     size_t wire_len = (size_t)(end - (off_t)request_len);
     if (pread(fd, worker->wire, wire_len, (off_t)request_len) != (ssize_t)wire_len)
         return false;
-    /* A web server reads its authorizer's answer at once; one that does not
-     * loses the connection rather than a worker. */
-    ssize_t sent = send(tg_connection_fd(connection), worker->wire, wire_len,
-                        MSG_DONTWAIT | MSG_NOSIGNAL);
-    return sent == (ssize_t)wire_len;
+    return answer_send(worker, tg_connection_fd(connection), wire_len);
 }
 
 static int memory_file_open(void) { return memfd_create("tokengate-worker", MFD_CLOEXEC); }
@@ -264,11 +378,11 @@ static void *worker_run(void *argument)
      * might try after a protocol error fails at once. */
     FCGX_InitRequest(&worker->fcgi, -1, 0);
     struct tg_connection *connection;
-    while ((connection = tg_front_take(worker->server->front))) {
+    while ((connection = tg_front_take(worker->front))) {
         if (worker->memory_fd < 0)
             worker->memory_fd = memory_file_open();
         bool answered = worker->memory_fd >= 0 && connection_answer(worker, connection);
-        tg_front_give_back(worker->server->front, connection, !answered);
+        tg_front_give_back(worker->front, connection, !answered);
     }
     worker->fcgi.ipcFd = -1;
     FCGX_Free(&worker->fcgi, 0);
@@ -286,17 +400,39 @@ static struct tg_front_limits front_limits(const struct tg_config *config)
     };
 }
 
+/* Says which changed settings a reload cannot apply: the sockets stay
+ * open as they are and the workers as many as they were. */
+static void restart_settings_check(const struct tg_server *server,
+                                   const struct tg_config *config)
+{
+    const char *listen = config->listen ? config->listen : "";
+    if (strcmp(listen, server->listen_address) != 0)
+        tg_log(TG_LOG_WARN, "%s:%d: listen changed to %s, but a reload cannot move the socket: "
+                            "still serving on %s until tokengate is restarted",
+               config->file, config->listen_line, listen[0] ? listen : "(the inherited socket)",
+               server->listen_address[0] ? server->listen_address : "the inherited socket");
+    const char *status = config->status_listen ? config->status_listen : "";
+    if (strcmp(status, server->status_address) != 0)
+        tg_log(TG_LOG_WARN, "%s:%d: status_listen changed to %s, but a reload cannot move the "
+                            "status socket: it stays %s until tokengate is restarted",
+               config->file, config->status_listen_line, status[0] ? status : "(none)",
+               server->status_address[0] ? server->status_address : "off");
+    if (config->threads != server->threads)
+        tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
+               config->threads);
+}
+
 static void reload(struct tg_server *server)
 {
     struct tg_keyset *static_keys;
     struct tg_config *config = config_load(server->config_path, &static_keys);
     if (!config) {
+        tg_metrics_reload_count(false);
         tg_log(TG_LOG_ERROR, "reload failed: the previous configuration keeps serving");
         return;
     }
-    if (config->threads != server->threads)
-        tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
-               config->threads);
+    tg_metrics_reload_count(true);
+    restart_settings_check(server, config);
     struct tg_front_limits limits = front_limits(config);
     tg_front_limits_set(server->front, &limits);
     /* The cache goes with the old configuration (its size may have
@@ -304,6 +440,7 @@ static void reload(struct tg_server *server)
     pthread_rwlock_wrlock(&server->state_lock);
     struct tg_config *old_config = server->config;
     struct tg_cache *old_cache = server->cache;
+    cache_retire(server, old_cache);
     server->config = config;
     server->cache = NULL;
     server->generation++;
@@ -311,6 +448,7 @@ static void reload(struct tg_server *server)
     tg_config_free(old_config);
     tg_cache_free(old_cache);
     tg_log_set_level((enum tg_log_level)config->log_level);
+    tg_log_set_format((enum tg_log_format)config->log_format);
     if (!keys_configure(server, config, static_keys))
         tg_log(TG_LOG_ERROR, "reload: the new key sources could not be set up; the previous "
                              "keys stay in use");
@@ -320,41 +458,109 @@ static void reload(struct tg_server *server)
     pthread_rwlock_unlock(&server->state_lock);
 }
 
-/* Opens the listening socket from the configuration, or takes the one on
- * fd 0. False (with the reason logged) when there is none. */
-static bool socket_open(struct tg_server *server)
+/* Opens the socket at ADDRESS (from LINE of the configuration), keeping a
+ * unix socket's path in PATH (PATH_SIZE bytes) to unlink at the end.
+ * Returns the descriptor, or -1 with the reason logged. */
+static int address_open(const struct tg_config *config, const char *address, int line,
+                        char *path, size_t path_size)
+{
+    char err[512];
+    int fd = tg_listen_open(address, config->socket_mode, config->socket_owner, err, sizeof err);
+    if (fd < 0) {
+        tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, line, err);
+        return -1;
+    }
+    if (address[0] == '/')
+        snprintf(path, path_size, "%s", address);
+    if (!tg_listen_is_local(address))
+        tg_log(TG_LOG_WARN, "listening on %s, which is not loopback: any host that can "
+                            "connect can take connections; firewall it so that only the web "
+                            "server can",
+               address);
+    return fd;
+}
+
+/* Opens the listening sockets from the configuration, or takes the one on
+ * fd 0, and the status socket. False (with the reason logged) when there
+ * is none. */
+static bool sockets_open(struct tg_server *server)
 {
     const struct tg_config *config = server->config;
     server->own_socket = config->listen != NULL;
     server->listen_fd = -1;
+    /* Kept for the end and for reloads: a reload may change listen, not the
+     * open socket. */
+    snprintf(server->listen_address, sizeof server->listen_address, "%s",
+             config->listen ? config->listen : "");
+    snprintf(server->status_address, sizeof server->status_address, "%s",
+             config->status_listen ? config->status_listen : "");
+    bool inherited = tg_listen_is_socket(0);
+    if (server->own_socket && inherited) {
+        /* Which one the operator meant cannot be told: serving either could
+         * leave the web server talking to nobody, or to the wrong rules. */
+        tg_log(TG_LOG_ERROR, "%s:%d: listen is set, but a listening socket was also passed on "
+                             "file descriptor 0 (systemd socket activation, spawn-fcgi, a web "
+                             "server's bin-path): remove listen, or stop passing the socket",
+               config->file, config->listen_line);
+        return false;
+    }
     if (!server->own_socket) {
-        if (!tg_listen_is_socket(0)) {
-            tg_log(TG_LOG_ERROR, "no listen in %s and file descriptor 0 is not a socket: set "
-                                 "listen = 127.0.0.1:PORT or start tokengate from the web "
-                                 "server",
+        if (!inherited) {
+            tg_log(TG_LOG_ERROR, "no listen in %s and file descriptor 0 is not a listening "
+                                 "socket: set listen = 127.0.0.1:PORT or start tokengate from "
+                                 "the web server",
                    server->config_path);
             return false;
         }
         server->listen_fd = 0;
-        return true;
+    } else {
+        server->listen_fd = address_open(config, config->listen, config->listen_line,
+                                         server->socket_path, sizeof server->socket_path);
+        if (server->listen_fd < 0)
+            return false;
     }
-    /* Kept for the end: a reload may change listen, not the open socket. */
-    if (config->listen[0] == '/')
-        snprintf(server->socket_path, sizeof server->socket_path, "%s", config->listen);
-    char err[512];
-    server->listen_fd =
-        tg_listen_open(config->listen, config->socket_mode, config->socket_owner, err, sizeof err);
-    if (server->listen_fd < 0) {
-        tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, config->listen_line, err);
-        server->socket_path[0] = '\0';
-        return false;
+    if (config->status_listen) {
+        server->status_fd = address_open(config, config->status_listen,
+                                         config->status_listen_line, server->status_path,
+                                         sizeof server->status_path);
+        if (server->status_fd < 0)
+            return false;
     }
-    if (!tg_listen_is_local(config->listen))
-        tg_log(TG_LOG_WARN, "listening on %s, which is not loopback: any host that can "
-                            "connect can take connections; firewall it so that only the web "
-                            "server can",
-               config->listen);
     return true;
+}
+
+/* A worker taking connections from FRONT; STATUS: the status worker. */
+static struct tg_worker *worker_start(struct tg_server *server, struct tg_front *front,
+                                      bool status)
+{
+    struct tg_worker *worker = calloc(1, sizeof *worker);
+    if (!worker)
+        return NULL;
+    worker->server = server;
+    worker->front = front;
+    worker->status = status;
+    worker->wire_size = status ? STATUS_WIRE_MAX : WIRE_MAX;
+    worker->wire = malloc(worker->wire_size);
+    worker->status_text = status ? malloc(TG_METRICS_TEXT_MAX) : NULL;
+    worker->memory_fd = memory_file_open();
+    if (worker->wire && (!status || worker->status_text) && worker->memory_fd >= 0 &&
+        pthread_create(&worker->thread, NULL, worker_run, worker) == 0)
+        worker->started = true;
+    return worker;
+}
+
+/* Ends (after the front has stopped) and frees WORKER. */
+static void worker_free(struct tg_worker *worker)
+{
+    if (!worker)
+        return;
+    if (worker->started)
+        pthread_join(worker->thread, NULL);
+    else if (worker->memory_fd >= 0)
+        close(worker->memory_fd);
+    free(worker->wire);
+    free(worker->status_text);
+    free(worker);
 }
 
 static bool workers_start(struct tg_server *server)
@@ -363,18 +569,18 @@ static bool workers_start(struct tg_server *server)
     if (!server->workers)
         return false;
     for (int i = 0; i < server->threads; i++) {
-        struct tg_worker *worker = calloc(1, sizeof *worker);
-        if (!worker)
-            return false;
-        server->workers[i] = worker;
-        worker->server = server;
-        worker->memory_fd = memory_file_open();
-        if (worker->memory_fd < 0 ||
-            pthread_create(&worker->thread, NULL, worker_run, worker) != 0) {
+        server->workers[i] = worker_start(server, server->front, false);
+        if (!server->workers[i] || !server->workers[i]->started) {
             tg_log(TG_LOG_ERROR, "cannot start worker thread %d", i);
             return false;
         }
-        worker->started = true;
+    }
+    if (server->status_front) {
+        server->status_worker = worker_start(server, server->status_front, true);
+        if (!server->status_worker || !server->status_worker->started) {
+            tg_log(TG_LOG_ERROR, "cannot start the status thread");
+            return false;
+        }
     }
     return true;
 }
@@ -388,18 +594,16 @@ static void server_stop(struct tg_server *server)
         tg_refresher_stop(server->refresher);
     if (server->front)
         tg_front_stop(server->front);
-    for (int i = 0; server->workers && i < server->threads; i++) {
-        struct tg_worker *worker = server->workers[i];
-        if (!worker)
-            continue;
-        if (worker->started)
-            pthread_join(worker->thread, NULL);
-        else if (worker->memory_fd >= 0)
-            close(worker->memory_fd);
-        free(worker);
-    }
+    if (server->status_front)
+        tg_front_stop(server->status_front);
+    for (int i = 0; server->workers && i < server->threads; i++)
+        worker_free(server->workers[i]);
     free(server->workers);
     server->workers = NULL;
+    worker_free(server->status_worker);
+    server->status_worker = NULL;
+    tg_front_free(server->status_front);
+    server->status_front = NULL;
     if (server->front && tg_log_enabled(TG_LOG_INFO))
         tg_log(TG_LOG_INFO, "connections closed before a whole request: %lu timed out, %lu "
                             "malformed, %lu too large; the connection limit was reached %lu "
@@ -433,7 +637,8 @@ static void files_limit_raise(const struct tg_config *config)
 
 int tg_serve(const char *config_path)
 {
-    struct tg_server server_storage = {.config_path = config_path, .listen_fd = -1};
+    struct tg_server server_storage = {.config_path = config_path, .listen_fd = -1,
+                                       .status_fd = -1};
     struct tg_server *server = &server_storage;
     int status = 1;
     bool serving = false;
@@ -461,6 +666,10 @@ int tg_serve(const char *config_path)
         goto fail;
     const struct tg_config *config = server->config;
     tg_log_set_level((enum tg_log_level)config->log_level);
+    tg_log_set_format((enum tg_log_format)config->log_format);
+    tg_log_journal_detect();
+    server->default_slot = tg_metrics_rule_slot("(default)");
+    server->unread_slot = tg_metrics_rule_slot("-");
     if (tg_log_writer_start() != 0)
         tg_log(TG_LOG_WARN, "cannot start the log writer: log lines are written directly");
     files_limit_raise(config);
@@ -480,11 +689,15 @@ int tg_serve(const char *config_path)
         tg_log(TG_LOG_ERROR, "libfcgi failed to initialise");
         goto fail;
     }
-    if (!socket_open(server))
+    if (!sockets_open(server))
         goto fail;
     struct tg_front_limits limits = front_limits(config);
     server->front = tg_front_new(server->listen_fd, &limits);
-    if (!server->front) {
+    /* The status socket has a front of its own: its clients are held to the
+     * same limits, and can never take a decision worker. */
+    if (server->front && server->status_fd >= 0)
+        server->status_front = tg_front_new(server->status_fd, &limits);
+    if (!server->front || (server->status_fd >= 0 && !server->status_front)) {
         tg_log(TG_LOG_ERROR, "cannot set up the connection front: %s", strerror(errno));
         goto fail;
     }
@@ -500,12 +713,15 @@ int tg_serve(const char *config_path)
         tg_log(TG_LOG_WARN, "no verification key yet (none in files, none saved in %s): "
                             "requests with a token get 503 until a provider answers",
                config->state_dir);
-    if (!workers_start(server) || tg_front_start(server->front) != 0)
+    if (!workers_start(server) || tg_front_start(server->front) != 0 ||
+        (server->status_front && tg_front_start(server->status_front) != 0))
         goto fail;
     serving = true;
-    tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys",
+    tg_log(TG_LOG_INFO, "tokengate %s serving on %s with %d threads, %zu rules, %zu keys%s%s",
            PACKAGE_VERSION, config->listen ? config->listen : "inherited socket",
-           server->threads, config->rule_count, key_count);
+           server->threads, config->rule_count, key_count,
+           config->status_listen ? "; status on " : "",
+           config->status_listen ? config->status_listen : "");
 
     for (;;) {
         int received = 0;
@@ -531,6 +747,10 @@ fail:
         close(server->listen_fd);
     if (server->socket_path[0])
         unlink(server->socket_path);
+    if (server->status_fd >= 0)
+        close(server->status_fd);
+    if (server->status_path[0])
+        unlink(server->status_path);
     tg_cache_free(server->cache);
     tg_keyset_free(server->keys);
     tg_config_free(server->config);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,24 @@ static bool append(char *out, size_t size, size_t *used, const char *text, size_
     return n == len;
 }
 
+bool tg_text_appendf(char *out, size_t size, size_t *used, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int written = vsnprintf(out + *used, size - *used, format, args);
+    va_end(args);
+    if (written < 0) {
+        out[*used] = '\0';
+        return false;
+    }
+    if ((size_t)written >= size - *used) {
+        *used = size - 1;
+        return false;
+    }
+    *used += (size_t)written;
+    return true;
+}
+
 bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
                            const char *value)
 {
@@ -99,6 +118,67 @@ bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key
             escaped[0] = (char)*p;
         }
         ok = append(out, size, used, escaped, len);
+    }
+    return ok && append(out, size, used, "\"", 1);
+}
+
+/* The length of the well-formed UTF-8 sequence of two to four bytes at P
+ * (no overlong forms, no surrogates, nothing beyond U+10FFFF), or 0. P is
+ * NUL-terminated, so a short sequence fails at its NUL. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        unsigned char low = p[0] == 0xe0 ? 0xa0 : 0x80, high = p[0] == 0xed ? 0x9f : 0xbf;
+        return p[1] >= low && p[1] <= high && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        unsigned char low = p[0] == 0xf0 ? 0x90 : 0x80, high = p[0] == 0xf4 ? 0x8f : 0xbf;
+        return p[1] >= low && p[1] <= high && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+bool tg_text_json_append(char *out, size_t size, size_t *used, const char *key,
+                         const char *value, bool number)
+{
+    static const char hex[] = "0123456789abcdef";
+    bool ok = (*used == 0 || out[*used - 1] == '{' || append(out, size, used, ",", 1)) &&
+              append(out, size, used, "\"", 1) && append(out, size, used, key, strlen(key)) &&
+              append(out, size, used, "\":", 2);
+    if (!value)
+        return ok && append(out, size, used, "null", 4);
+    if (number)
+        return ok && append(out, size, used, value, strlen(value));
+    ok = ok && append(out, size, used, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)value; ok && *p;) {
+        size_t control = tg_text_control_length((const char *)p);
+        size_t sequence = *p >= 0x80 ? utf8_sequence_length(p) : 1;
+        if (control || *p == '"' || *p == '\\' || sequence == 0) {
+            /* Controls (C1, U+2028/9 included) as \u escapes; a byte that
+             * is not UTF-8 as U+FFFD: JSON cannot carry it. */
+            unsigned code = control == 3 ? 0x2028u + (p[2] == 0xa9)
+                            : control == 2 ? p[1]
+                            : sequence == 0 ? 0xfffdu
+                                            : *p;
+            char escaped[7] = {'\\', (char)*p};
+            size_t len = 2;
+            if (*p == '\n' || *p == '\r' || *p == '\t') {
+                escaped[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            } else if (*p != '"' && *p != '\\') {
+                snprintf(escaped, sizeof escaped, "\\u%c%c%c%c", hex[code >> 12 & 15],
+                         hex[code >> 8 & 15], hex[code >> 4 & 15], hex[code & 15]);
+                len = 6;
+            }
+            ok = append(out, size, used, escaped, len);
+            p += control ? control : 1;
+            continue;
+        }
+        ok = append(out, size, used, (const char *)p, sequence);
+        p += sequence;
     }
     return ok && append(out, size, used, "\"", 1);
 }

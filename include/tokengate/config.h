@@ -41,6 +41,7 @@ struct tg_config {
     int listen_line;
     long socket_mode;               /* unix socket permissions, default 0660 */
     char *socket_owner;             /* unix socket "user[:group]", or NULL */
+    int socket_owner_line;
     int threads;
     long request_timeout;           /* seconds to deliver a whole request */
     long max_connections;           /* held at once; more wait in the backlog */
@@ -49,9 +50,13 @@ struct tg_config {
     char *realm;
     char *variable_prefix;
     int log_level;                  /* enum tg_log_level */
+    int log_format;                 /* enum tg_log_format */
+    char *status_listen;            /* metrics and health socket, or NULL */
+    int status_listen_line;
     long cache_size;                /* verified tokens remembered; 0: none */
     long cache_memory;              /* MiB the cache may hold */
     char *state_dir;
+    int state_dir_line;             /* 0: the default */
 
     /* [token] */
     struct tg_config_source verifier_keys[TG_KEY_SOURCES_MAX];
@@ -78,6 +83,7 @@ struct tg_config {
 
     /* [roles] */
     struct tg_role_hierarchy hierarchy;
+    int hierarchy_line;
 
     /* [rule NAME]s in file order */
     struct tg_rule *rules;
@@ -93,6 +99,10 @@ struct tg_problems {
 /* Where the configuration is: PATH_ARGUMENT (-c) if given, else
  * $TOKENGATE_CONFIG, else the compiled-in default. */
 const char *tg_config_path(const char *path_argument);
+
+/* The keys section SECTION ("tokengate", "token", "roles", "rule") knows,
+ * NULL-terminated; NULL for another section. */
+const char *const *tg_config_known_keys(const char *section);
 
 /* Reads PATH. Returns the configuration, or NULL with PROBLEMS filled. */
 struct tg_config *tg_config_load(const char *path, struct tg_problems *problems);

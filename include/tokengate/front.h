@@ -8,10 +8,11 @@
  * queued for the worker threads, which take one with tg_front_take(), answer
  * it on the connection's socket and give the connection back. A connection
  * the web server keeps alive (FCGI_KEEP_CONN) returns to the front for its
- * next request. Any other is closed by the worker once what the web server
- * sent has been read; one with bytes still arriving goes back to the front,
- * is shut down for writing and closed once the web server has closed its
- * side (at most TG_FRONT_LINGER_SECONDS later), so that a reset never
+ * next request. An authorizer's is closed by the worker once what the web
+ * server sent has been read; any other (a responder's STDIN may still be on
+ * its way) goes back to the front, is shut down for writing and closed once
+ * the web server has closed its side (at most TG_FRONT_LINGER_SECONDS
+ * later), so that a reset never
  * destroys a response in flight. At most max_connections are held at
  * once; beyond that the front stops accepting and the listen backlog waits.
  *
@@ -81,5 +82,8 @@ void tg_front_free(struct tg_front *front);
  * for TG_CLOSED_LIMIT, how often the limit was reached); read without
  * locking, for logs and metrics. */
 unsigned long tg_front_closed(const struct tg_front *front, enum tg_close_reason reason);
+
+/* Connections held now (reading, queued, answered or lingering). */
+size_t tg_front_open(const struct tg_front *front);
 
 #endif

@@ -19,9 +19,11 @@
 #define TOKENGATE_REFRESH_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "tokengate/config.h"
 #include "tokengate/keys.h"
+#include "tokengate/provider.h"
 
 /* How long a request with an unknown kid waits for the fetch it started
  * (or joined): a little more than one fetch's total timeout. */
@@ -65,6 +67,17 @@ bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait);
 const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size);
 
 /* How many fetches of sources have been started (the tests count them). */
+/* What the metrics say of each remote source: copied into REPORT (at most
+ * MAX entries). Returns the number of sources. */
+struct tg_refresher_report {
+    char url[TG_URL_MAX];
+    unsigned long successes, failures;
+    time_t last_success;            /* wall clock; 0: never */
+};
+#define TG_REFRESHER_SOURCES_MAX (TG_KEY_SOURCES_MAX + 2)
+size_t tg_refresher_report(struct tg_refresher *refresher, struct tg_refresher_report *report,
+                           size_t max);
+
 unsigned long tg_refresher_fetch_count(struct tg_refresher *refresher);
 
 /* Stops fetching: a fetch under way is cancelled, waiting requests return.

@@ -29,6 +29,8 @@ struct tg_request {
     const char *query;          /* the query string, or NULL */
     const char *authorization;  /* HTTP_AUTHORIZATION, or NULL */
     const char *cookie;         /* HTTP_COOKIE, or NULL */
+    const char *client;         /* REMOTE_ADDR, or NULL: for the log */
+    const char *request_id;     /* X-Request-Id when passed once, or NULL: for the log */
     time_t now;
     const char *refusal;        /* why the request cannot be read (400), or NULL */
     char path[TG_PATH_MAX + 1]; /* the normalised path, "" when refused */

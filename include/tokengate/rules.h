@@ -36,6 +36,8 @@ struct tg_pattern_segment {
 struct tg_rule {
     char *name;
     int line;                                  /* of the [rule NAME] header */
+    int metrics_slot;                          /* tg_metrics_rule_slot(name), set by the
+                                                * server; counts its decisions */
     char *path;                                /* the pattern as written */
     struct tg_pattern_segment segments[TG_PATTERN_SEGMENTS_MAX];
     size_t segment_count;

@@ -52,6 +52,19 @@ struct tg_server {
     int listen_fd;
     bool own_socket;                /* opened from listen (not inherited) */
     char socket_path[108];          /* a unix socket to unlink at the end */
+    char listen_address[256];       /* listen when started ("": inherited) */
+
+    /* The status socket (status_listen): a front and one worker of its own. */
+    int status_fd;                  /* -1: none */
+    char status_path[108];
+    char status_address[256];       /* status_listen when started ("": none) */
+    struct tg_front *status_front;
+    struct tg_worker *status_worker;
+
+    /* Metrics: counting slots for decisions without a rule, and the counts
+     * of token caches already replaced (under state_lock). */
+    int default_slot, unread_slot;
+    unsigned long cache_hits_retired, cache_misses_retired;
 
     struct tg_worker **workers;
     int threads;

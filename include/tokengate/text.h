@@ -21,6 +21,12 @@ bool tg_text_is_single_line(const char *text);
  * NUL, DEL, a C1 control, U+2028 or U+2029), or 0 when it starts with none. */
 size_t tg_text_control_length(const char *text);
 
+/* printf at OUT + *USED (OUT holds SIZE bytes, a string of length *USED,
+ * and *USED stays below SIZE). False when the text did not fit: OUT then
+ * holds as much as fitted; truncation is an error for the caller to say. */
+bool tg_text_appendf(char *out, size_t size, size_t *used, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Appends " KEY=VALUE" (logfmt) to the string OUT of SIZE bytes, whose
  * length is *USED. VALUE (NULL: "-") stands bare when it is printable
  * ASCII without space, '"', '=' or '\\'; otherwise it is double-quoted with
@@ -29,6 +35,15 @@ size_t tg_text_control_length(const char *text);
  * field or line. False when it did not fit (OUT then holds a cut line). */
 bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
                            const char *value);
+
+/* Appends ,"KEY":VALUE to the JSON object being written in OUT (no comma
+ * right after its "{"), as tg_text_logfmt_append does for logfmt. VALUE
+ * NULL is null; with NUMBER it stands as given (the caller's digits);
+ * otherwise it is a JSON string in which every control character (C1,
+ * U+2028 and U+2029 included) is a \u escape and every byte that is not
+ * well-formed UTF-8 becomes U+FFFD. False when it did not fit. */
+bool tg_text_json_append(char *out, size_t size, size_t *used, const char *key,
+                         const char *value, bool number);
 
 /* Reads all of PATH, at most MAX bytes, into a new NUL-terminated buffer
  * (the caller frees it). NULL with a sentence in ERR (naming neither

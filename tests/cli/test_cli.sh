@@ -89,6 +89,66 @@ contains "-t names the rule line" "$WORK/err" "$WORK/broken.conf:7: [rule r]: ro
 expect "-t with a missing file" 1 "$TOKENGATE" -t -c "$WORK/nope.conf"
 contains "-t names the missing file" "$WORK/err" "$WORK/nope.conf"
 
+# --- -t: what fails at run time (errors) and what is risky (warnings) ---
+# preflight NAME [TOKENGATE_LINES] [TOKEN_LINES] [RULE_LINES]: a configuration
+# with those lines in $WORK/NAME.conf.
+preflight() {
+    printf '[tokengate]\n%b\n[token]\nverifier_key = %s\nauth_url = https://auth.example.com\n%b\n[roles]\nhierarchy = Owner > Admin > Member\n[rule r]\npath = /x\norg = id:o-1\n%b\n' \
+        "${2-}" "$WORK/rsa.pub" "${3-}" "${4-}" >"$WORK/$1.conf"
+}
+preflight nodir "listen = $WORK/missing/tg.sock"
+expect "-t: a socket in a missing directory is an error" 1 "$TOKENGATE" -t -c "$WORK/nodir.conf"
+contains "-t names the listen line" "$WORK/err" "$WORK/nodir.conf:2: listen: the directory $WORK/missing does not exist"
+preflight nostatusdir "status_listen = $WORK/missing/status.sock"
+expect "-t: status_listen in a missing directory is an error" 1 "$TOKENGATE" -t -c "$WORK/nostatusdir.conf"
+contains "-t names the status_listen line" "$WORK/err" "$WORK/nostatusdir.conf:2: status_listen: the directory"
+preflight nouser "listen = $WORK/tg.sock\nsocket_owner = no-such-user-here"
+expect "-t: an unknown socket_owner is an error" 1 "$TOKENGATE" -t -c "$WORK/nouser.conf"
+contains "-t names the socket_owner line" "$WORK/err" "$WORK/nouser.conf:3: socket_owner: no user 'no-such-user-here'"
+preflight nostate "state_dir = $WORK/missing/state" "jwks = https://127.0.0.1:9/jwks.json"
+expect "-t: a state_dir that cannot be created is an error" 1 "$TOKENGATE" -t -c "$WORK/nostate.conf"
+contains "-t names the state_dir line" "$WORK/err" "$WORK/nostate.conf:2: state_dir $WORK/missing/state cannot be created"
+mkdir -p "$WORK/open-state" && chmod 777 "$WORK/open-state"
+preflight openstate "state_dir = $WORK/open-state" "jwks = https://127.0.0.1:9/jwks.json"
+expect "-t: a state_dir others can write is an error" 1 "$TOKENGATE" -t -c "$WORK/openstate.conf"
+contains "-t says why the state_dir is unsafe" "$WORK/err" "$WORK/openstate.conf:2: state_dir:"
+preflight nostatefiles "state_dir = $WORK/missing/state"
+expect "-t: state_dir does not matter without remote keys" 0 "$TOKENGATE" -t -c "$WORK/nostatefiles.conf"
+preflight wide "listen = 0.0.0.0:9000\nstatus_listen = [::]:9180"
+expect "-t: listening beyond loopback is a warning" 0 "$TOKENGATE" -t -c "$WORK/wide.conf"
+contains "-t warns about listen" "$WORK/err" "$WORK/wide.conf:2: warning: listen = 0.0.0.0:9000 is reachable beyond this machine"
+contains "-t warns about status_listen" "$WORK/err" "$WORK/wide.conf:3: warning: status_listen = [::]:9180 is reachable"
+contains "-t still says valid" "$WORK/out" "configuration is valid"
+preflight typo "" "" "min_role = admin"
+expect "-t: a min_role outside the hierarchy is a warning" 0 "$TOKENGATE" -t -c "$WORK/typo.conf"
+contains "-t names the rule" "$WORK/err" "$WORK/typo.conf:9: warning: [rule r] min_role admin is not in the hierarchy of line 8"
+preflight typo-role "" "" "role = Onwer"
+expect "-t: a role outside the hierarchy is a warning" 0 "$TOKENGATE" -t -c "$WORK/typo-role.conf"
+contains "-t names the role" "$WORK/err" "role Onwer is not in the hierarchy"
+preflight fine "listen = $WORK/tg.sock" "" "min_role = Admin"
+expect "-t: a sound configuration passes quietly" 0 "$TOKENGATE" -t -c "$WORK/fine.conf"
+lacks "-t: no warning for it" "$WORK/err" "warning"
+chmod 666 "$WORK/ec.pub"
+expect "-t: a key file others can write is an error" 1 "$TOKENGATE" -t -c "$WORK/tokengate.conf"
+contains "-t says which key file" "$WORK/err" "$WORK/ec.pub"
+chmod 644 "$WORK/ec.pub"
+# As another user (root may write anywhere): what that user cannot do.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$WORK"
+    mkdir -p "$WORK/root-state" "$WORK/root-run"
+    chmod 755 "$WORK/root-state" "$WORK/root-run"
+    preflight asnobody "listen = $WORK/root-run/tg.sock\nstate_dir = $WORK/root-state" "jwks = https://127.0.0.1:9/jwks.json"
+    chmod 644 "$WORK/asnobody.conf"
+    as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    expect "-t as another user: unwritable socket directory and state_dir" 1 $as_nobody "$TOKENGATE" -t -c "$WORK/asnobody.conf"
+    contains "-t: the socket directory" "$WORK/err" "$WORK/asnobody.conf:2: listen: user 65534 cannot create files in $WORK/root-run"
+    contains "-t: the state_dir" "$WORK/err" "$WORK/asnobody.conf:3: state_dir $WORK/root-state is not a directory user 65534 can write"
+    preflight giveaway "listen = /tmp/tg-giveaway-$$.sock\nsocket_owner = root"
+    chmod 644 "$WORK/giveaway.conf"
+    expect "-t as another user: socket_owner only root could set" 1 $as_nobody "$TOKENGATE" -t -c "$WORK/giveaway.conf"
+    contains "-t: says only root can" "$WORK/err" "$WORK/giveaway.conf:3: socket_owner: user 65534 cannot give its socket to another user"
+fi
+
 # --- mint and check ---
 expect "mint RS256" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --kid k1 "$WORK/owner.json"
 OWNER=$(cat "$WORK/out")

@@ -2,10 +2,12 @@
 """tokengate's FastCGI server spoken to directly: what no web server sends,
 signals, sockets and the decision log."""
 import concurrent.futures
+import json
 import os
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import time
 
@@ -103,13 +105,110 @@ def test_decision_log_lines_hold_no_credentials(tokengate, world):
     harness.wait_for(lambda: "method=GET path=/app/x " in process.output(), "the log lines")
     log = process.output()
     allowed = [l for l in log.splitlines() if "method=GET path=/orgs/o-1/admin/x " in l]
-    assert allowed and "rule=admin status=200 user=owner-1 us=" in allowed[0], log
+    assert allowed and "rule=admin status=200 user=owner-1 org=o-1 role=Owner client=127.0.0.1 us=" in allowed[0], log
     assert 'matched="path /orgs/{org_id}/admin/**' in allowed[0]  # debug level
     refused = [l for l in log.splitlines() if "method=GET path=/app/x " in l]
     assert refused and 'status=401 reason="the token has expired"' in refused[0], log
     for token in (world.owner, world.expired):
         for part in token.split("."):
             assert part not in log
+
+
+def test_json_log_lines_parse_and_carry_the_request_id(world, workdir):
+    """log_format = json: every line the server writes is one JSON object;
+    decision lines carry the fields an auditor filters on."""
+    address = os.path.join(workdir, "json.sock")
+    config = world.config("json.conf", listen=address, extra="log_format = json\n")
+    process = harness.Process([harness.TOKENGATE, "-c", config], os.path.join(workdir, "log"))
+    try:
+        harness.wait_for(lambda: os.path.exists(address), "tokengate socket")
+        fcgi_client.request(address, params("/orgs/o-1/admin/x", world.member,
+                                            HTTP_X_REQUEST_ID="req-7\" status=200"))
+        harness.wait_for(lambda: '"req-7' in process.output(), "the decision line")
+    finally:
+        process.stop()
+    lines = [json.loads(line) for line in process.output().splitlines()]
+    assert all(line["time"].endswith("Z") and line["level"] for line in lines)
+    decision = [line for line in lines if "status" in line][0]
+    assert decision == {"time": decision["time"], "level": "info", "method": "GET",
+                        "path": "/orgs/o-1/admin/x", "rule": "admin", "status": 403,
+                        "user": "member-1", "org": "o-1", "role": "Member",
+                        "reason": "the user's role is below the required role",
+                        "client": "127.0.0.1", "request_id": 'req-7" status=200',
+                        "us": decision["us"]}
+    assert isinstance(decision["us"], int)
+    assert any(line.get("msg", "").startswith("tokengate ") for line in lines)
+    assert world.member.split(".")[2] not in process.output()
+
+
+def test_journal_gets_priority_prefixes(world, workdir):
+    """When stderr is the journal (JOURNAL_STREAM names it), text lines
+    start with <N> so that journald files each line at its level."""
+    address = os.path.join(workdir, "journal.sock")
+    config = world.config("journal.conf", listen=address)
+    log_path = os.path.join(workdir, "log")
+    with open(log_path, "w") as log:
+        status = os.fstat(log.fileno())
+        env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (status.st_dev, status.st_ino))
+        process = subprocess.Popen([harness.TOKENGATE, "-c", config], stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL, env=env)
+    try:
+        harness.wait_for(lambda: os.path.exists(address), "tokengate socket")
+        fcgi_client.request(address, params("/app/x"))
+        harness.wait_for(lambda: "status=401" in open(log_path).read(), "the decision line")
+    finally:
+        process.terminate()
+        process.wait(10)
+    lines = open(log_path).read().splitlines()
+    assert lines and all(line[:3] in ("<3>", "<4>", "<6>", "<7>") for line in lines), lines
+    assert [line for line in lines if "status=401" in line][0].startswith("<6>")
+    assert all(line.startswith("<4>") for line in lines if "tokengate[warn]" in line)
+    assert all(line.startswith("<6>") for line in lines if "tokengate[info]" in line)
+    # Another stream (a redirect after systemd set the variable): no prefix.
+    env = dict(os.environ, JOURNAL_STREAM="1:2")
+    result = subprocess.run([harness.TOKENGATE, "-c", config + ".missing"], env=env,
+                            capture_output=True, text=True, timeout=10)
+    assert result.stderr and not result.stderr.startswith("<")
+
+
+def test_reload_says_when_listen_cannot_change(tokengate, world):
+    address, process, config = tokengate
+    with open(config) as f:
+        text = f.read()
+    moved = address + ".moved"
+    with open(config, "w") as f:
+        f.write(text.replace("listen = %s" % address, "listen = %s" % moved))
+    process.send(signal.SIGHUP)
+    harness.wait_for(lambda: "configuration reloaded" in process.output(), "reload")
+    assert ("%s:2: listen changed to %s, but a reload cannot move the socket: still serving "
+            "on %s until tokengate is restarted" % (config, moved, address)) in process.output()
+    assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 200
+    assert not os.path.exists(moved)
+
+
+def test_responder_stdin_after_the_answer_is_not_reset(tokengate, world):
+    """A responder's request goes on with its STDIN stream, which a web
+    server may send after the answer is out (Apache's mod_proxy_fcgi does):
+    tokengate must not have closed the connection under it."""
+    address = tokengate[0]
+    sock = fcgi_client.connect(address)
+    request = (fcgi_client._record(fcgi_client.BEGIN_REQUEST, 1,
+                                   struct.pack("!HB5x", fcgi_client.RESPONDER, 0)) +
+               fcgi_client._record(fcgi_client.PARAMS, 1,
+                                   fcgi_client._params(params("/open/x"))) +
+               fcgi_client._record(fcgi_client.PARAMS, 1, b""))
+    sock.sendall(request)
+    answer = b""
+    while b"Status: 200" not in answer or len(answer) < 16:
+        chunk = sock.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    time.sleep(0.3)  # the worker is long done with the connection
+    sock.sendall(fcgi_client._record(fcgi_client.STDIN, 1, b""))  # no EPIPE
+    sock.settimeout(5)
+    while sock.recv(65536):  # the rest of the answer, then a clean end
+        pass
+    sock.close()
 
 
 def test_unix_socket_mode_follows_the_configuration(world, workdir):
@@ -176,12 +275,31 @@ def test_socket_inherited_on_fd_0(world, workdir):
         assert process.stop() == 0
 
 
+def test_listen_and_a_socket_on_fd_0_is_an_error_not_a_swap(world, workdir):
+    """The supervisor's socket is never silently replaced by listen (nor
+    listen by it): both refuse to start, and -t says so."""
+    own = os.path.join(workdir, "own.sock")
+    config = world.config("both.conf", listen=own)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(os.path.join(workdir, "inherited.sock"))
+    listener.listen(8)
+    try:
+        for args in ([harness.TOKENGATE, "-c", config], [harness.TOKENGATE, "-t", "-c", config]):
+            result = subprocess.run(args, stdin=listener.fileno(), capture_output=True,
+                                    text=True, timeout=10)
+            assert result.returncode == 1, result.stderr
+            assert "%s:2: listen is set, but a listening socket" % config in result.stderr
+            assert not os.path.exists(own)
+    finally:
+        listener.close()
+
+
 def test_config_from_the_environment_and_fd_0_that_is_no_socket(world, workdir):
     config = world.config("env.conf")
     result = subprocess.run([harness.TOKENGATE], env=dict(os.environ, TOKENGATE_CONFIG=config),
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
-    assert "file descriptor 0 is not a socket" in result.stderr
+    assert "file descriptor 0 is not a listening socket" in result.stderr
 
 
 def test_broken_configuration_does_not_start(world, workdir):

@@ -13,6 +13,7 @@
 
 #include "support.h"
 #include "tokengate/config.h"
+#include "tokengate/text.h"
 #include "tokengate/log.h"
 
 static char *key_path;
@@ -345,6 +346,59 @@ static void test_config_path_order(void **state)
     unsetenv("TOKENGATE_CONFIG");
 }
 
+/* Reads the file at $VARIABLE/RELATIVE, or skips when the suite was not
+ * started by make check. */
+static char *file_under(const char *variable, const char *relative)
+{
+    const char *directory = getenv(variable);
+    if (!directory)
+        return NULL;
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/%s", directory, relative);
+    size_t len;
+    char *text = tg_file_read(path, 1024 * 1024, &len, err, sizeof err);
+    if (!text)
+        fail_msg("%s", err);
+    return text;
+}
+
+/* Every key the parser knows is in the sample configuration (as "key ="
+ * or commented "#key =") and in tokengate.conf(5) (as ".B key" or ".BR
+ * key"), so an administrator reading either finds them all. */
+static void test_sample_and_manual_name_every_key(void **state)
+{
+    (void)state;
+    char *sample = file_under("TESTS_BUILDDIR", "../conf/tokengate.conf");
+    char *manual = file_under("TESTS_SRCDIR", "../man/tokengate.conf.5.in");
+    if (!sample || !manual) {
+        free(sample);
+        free(manual);
+        skip();
+    }
+    const char *sections[] = {"tokengate", "token", "roles", "rule"};
+    size_t checked = 0;
+    for (size_t s = 0; s < 4; s++) {
+        const char *const *keys = tg_config_known_keys(sections[s]);
+        assert_non_null(keys);
+        for (; *keys; keys++, checked++) {
+            char line_start[80], manual_entry[80], manual_entry_plus[80];
+            snprintf(line_start, sizeof line_start, "\n%s = ", *keys);
+            snprintf(manual_entry, sizeof manual_entry, "\n.B %s\n", *keys);
+            snprintf(manual_entry_plus, sizeof manual_entry_plus, "\n.BR %s ", *keys);
+            char commented[96];
+            snprintf(commented, sizeof commented, "\n#%s = ", *keys);
+            if (!strstr(sample, line_start) && !strstr(sample, commented))
+                fail_msg("the sample configuration does not show [%s] %s", sections[s], *keys);
+            if (!strstr(manual, manual_entry) && !strstr(manual, manual_entry_plus))
+                fail_msg("tokengate.conf(5) does not describe [%s] %s", sections[s], *keys);
+        }
+    }
+    assert_true(checked > 30);
+    assert_null(tg_config_known_keys("nonsense"));
+    free(sample);
+    free(manual);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_every_problem_listed),
         cmocka_unit_test(test_line_limits),
         cmocka_unit_test(test_config_path_order),
+        cmocka_unit_test(test_sample_and_manual_name_every_key),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

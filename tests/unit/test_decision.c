@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "support.h"
 #include "tokengate/decision.h"
@@ -403,6 +404,22 @@ static void test_values_the_application_receives(void **state)
     }
 }
 
+/* Decides PARAMS and writes its log line in FORMAT (at a fixed time, 7 us)
+ * into LINE. */
+static const char *log_line_of(const char *const *params, enum tg_log_format format,
+                               bool journal, char *line, size_t size)
+{
+    struct tg_request request;
+    tg_request_init(&request, params, SUPPORT_NOW);
+    tg_decide(config, &keys, &request, &decision);
+    struct tg_decision_log log;
+    tg_decision_log_fill(&decision, &request, 7, false, &log);
+    struct timespec when = {.tv_sec = 0, .tv_nsec = 0};
+    tg_log_line_format(line, size, format, journal, TG_LOG_INFO, &when, log.fields, log.count,
+                       NULL);
+    return line;
+}
+
 /* The decision log line: every value from outside is quoted and escaped,
  * so a user id cannot forge a status field nor a path a new line. */
 static void test_log_line_cannot_be_forged(void **state)
@@ -413,16 +430,22 @@ static void test_log_line_cannot_be_forged(void **state)
              "{\"iss\":\"" ISSUER "\",\"user_id\":\"u\\\" status=200 x=\\\"\","
              "\"exp\":%ld}", SUPPORT_NOW + 60);
     char *token = support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", claims);
-    assert_int_equal(decide("/app/caf%C3%A9", token)->status, 200);
-    char line[1024];
-    tg_decision_log_format(&decision, "GET", 7, false, line, sizeof line);
-    assert_string_equal(line, " method=GET path=/app/caf%C3%A9 rule=app status=200 "
-                              "user=\"u\\\" status=200 x=\\\"\" us=7");
+    char authorization[TG_TOKEN_MAX + 64];
+    snprintf(authorization, sizeof authorization, "HTTP_AUTHORIZATION=Bearer %s", token);
+    char line[2048];
+    const char *allowed[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/app/caf%C3%A9", authorization,
+                             "REMOTE_ADDR=127.0.0.1", NULL};
+    assert_string_equal(log_line_of(allowed, TG_LOG_FORMAT_TEXT, false, line, sizeof line),
+                        "1970-01-01T00:00:00.000Z tokengate[info] method=GET "
+                        "path=/app/caf%C3%A9 rule=app status=200 user=\"u\\\" status=200 "
+                        "x=\\\"\" client=127.0.0.1 us=7\n");
     free(token);
-    decide_full("post", "/app/x", NULL, NULL, NULL);
-    tg_decision_log_format(&decision, "po\"st\n", 1, false, line, sizeof line);
-    assert_string_equal(line, " method=\"po\\\"st\\n\" path=- rule=- status=400 "
-                              "reason=\"the method is not an upper-case HTTP method\" us=1");
+    const char *refused[] = {"REQUEST_METHOD=po\"st\n", "REQUEST_URI=/app/x",
+                             "HTTP_X_REQUEST_ID=id\n status=200", NULL};
+    assert_string_equal(log_line_of(refused, TG_LOG_FORMAT_TEXT, false, line, sizeof line),
+                        "1970-01-01T00:00:00.000Z tokengate[info] method=\"po\\\"st\\n\" path=- "
+                        "rule=- status=400 reason=\"the method is not an upper-case HTTP "
+                        "method\" request_id=\"id\\n status=200\" us=7\n");
 
     /* Bytes beyond ASCII and every control are escaped; a cut line is said. */
     char out[64];
@@ -433,6 +456,91 @@ static void test_log_line_cannot_be_forged(void **state)
     used = 0;
     assert_false(tg_text_logfmt_append(out, 8, &used, "key", "a long value"));
     assert_int_equal(strlen(out), 7);
+}
+
+/* What an auditor needs of a refusal: who, in which org, holding which
+ * role, from where, under which request id. */
+static void test_log_line_names_user_org_role_and_request(void **state)
+{
+    (void)state;
+    char authorization[TG_TOKEN_MAX + 64];
+    snprintf(authorization, sizeof authorization, "HTTP_AUTHORIZATION=Bearer %s", member_token);
+    const char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/api/org/o-2/owners",
+                            authorization, "REMOTE_ADDR=192.0.2.7", "HTTP_X_REQUEST_ID=r-42",
+                            NULL};
+    char line[2048];
+    assert_string_equal(log_line_of(params, TG_LOG_FORMAT_TEXT, false, line, sizeof line),
+                        "1970-01-01T00:00:00.000Z tokengate[info] method=GET "
+                        "path=/api/org/o-2/owners rule=owners status=403 user=member-1 org=o-2 "
+                        "role=Admin reason=\"the user does not have the required role\" "
+                        "client=192.0.2.7 request_id=r-42 us=7\n");
+    assert_int_equal(decision.refusal, TG_REFUSAL_ROLE);
+    /* Not a member: the org is named, no role is held. */
+    params[1] = "REQUEST_URI=/api/org/o-9/owners";
+    log_line_of(params, TG_LOG_FORMAT_TEXT, false, line, sizeof line);
+    assert_non_null(strstr(line, " user=member-1 org=o-9 reason="));
+    assert_int_equal(decision.refusal, TG_REFUSAL_NOT_MEMBER);
+    /* Two different request ids: neither is logged (nor is the request
+     * refused for it). */
+    const char *twice[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/public/x",
+                           "HTTP_X_REQUEST_ID=a", "HTTP_X_REQUEST_ID=b", NULL};
+    log_line_of(twice, TG_LOG_FORMAT_TEXT, false, line, sizeof line);
+    assert_non_null(strstr(line, " status=200 "));
+    assert_null(strstr(line, "request_id"));
+    /* Under the journal, a text line starts with its priority. */
+    log_line_of(twice, TG_LOG_FORMAT_TEXT, true, line, sizeof line);
+    assert_true(strncmp(line, "<6>1970-01-01T", 14) == 0);
+}
+
+/* log_format = json: one object per line that a JSON parser reads back
+ * whole, whatever the values hold; numbers are numbers. */
+static void test_json_log_line_parses(void **state)
+{
+    (void)state;
+    char authorization[TG_TOKEN_MAX + 64];
+    snprintf(authorization, sizeof authorization, "HTTP_AUTHORIZATION=Bearer %s", owner_token);
+    const char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/api/org/o-1/owners",
+                            authorization, "REMOTE_ADDR=::1",
+                            "HTTP_X_REQUEST_ID=\"}\n\xe2\x80\xa8\xff\x01\xc3\xa9", NULL};
+    char line[2048];
+    log_line_of(params, TG_LOG_FORMAT_JSON, true, line, sizeof line);
+    size_t len = strlen(line);
+    assert_true(len > 2 && line[len - 1] == '\n');
+    assert_null(memchr(line, '\n', len - 1));
+    json_error_t error;
+    json_t *object = json_loadb(line, len - 1, 0, &error);
+    if (!object)
+        fail_msg("not JSON (%s): %s", error.text, line);
+    assert_string_equal(json_string_value(json_object_get(object, "time")),
+                        "1970-01-01T00:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(object, "level")), "info");
+    assert_string_equal(json_string_value(json_object_get(object, "method")), "GET");
+    assert_string_equal(json_string_value(json_object_get(object, "path")),
+                        "/api/org/o-1/owners");
+    assert_string_equal(json_string_value(json_object_get(object, "rule")), "owners");
+    assert_int_equal(json_integer_value(json_object_get(object, "status")), 200);
+    assert_int_equal(json_integer_value(json_object_get(object, "us")), 7);
+    assert_string_equal(json_string_value(json_object_get(object, "user")), "owner-1");
+    assert_string_equal(json_string_value(json_object_get(object, "org")), "o-1");
+    assert_string_equal(json_string_value(json_object_get(object, "role")), "Owner");
+    assert_string_equal(json_string_value(json_object_get(object, "client")), "::1");
+    /* Controls and U+2028 escaped, the byte that is not UTF-8 replaced. */
+    assert_string_equal(json_string_value(json_object_get(object, "request_id")),
+                        "\"}\n\xe2\x80\xa8\xef\xbf\xbd\x01\xc3\xa9");
+    assert_non_null(strstr(line, "\\u2028"));
+    assert_null(json_object_get(object, "reason"));
+    json_decref(object);
+
+    /* A message line, cut when too long, still parses. */
+    struct timespec when = {0, 0};
+    char small[96];
+    tg_log_line_format(small, sizeof small, TG_LOG_FORMAT_JSON, false, TG_LOG_WARN, &when, NULL,
+                       0, "a message much longer than the line it has to fit into, by far");
+    object = json_loads(small, 0, &error);
+    if (!object)
+        fail_msg("cut line is not JSON (%s): %s", error.text, small);
+    assert_string_equal(json_string_value(json_object_get(object, "level")), "warn");
+    json_decref(object);
 }
 
 static void test_active_org_token(void **state)
@@ -692,6 +800,8 @@ int main(void)
         cmocka_unit_test(test_control_character_in_claim_is_401),
         cmocka_unit_test(test_values_the_application_receives),
         cmocka_unit_test(test_log_line_cannot_be_forged),
+        cmocka_unit_test(test_log_line_names_user_org_role_and_request),
+        cmocka_unit_test(test_json_log_line_parses),
         cmocka_unit_test(test_active_org_token),
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_bad_requests),

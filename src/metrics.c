@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* metrics.c - process-wide counters and their Prometheus exposition. */
+#include "tokengate/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokengate/text.h"
+
+/* The statuses tokengate answers, in the order they are counted. */
+static const int statuses[] = {200, 400, 401, 403, 503};
+#define STATUS_COUNT (sizeof statuses / sizeof statuses[0])
+
+/* Upper bounds of the duration histogram, in microseconds: from a cached
+ * decision (tens of microseconds) to one that waited for a key fetch. */
+static const long bucket_bounds[] = {50,     100,    250,     500,     1000,    2500,
+                                     5000,   10000,  25000,   50000,   100000,  250000,
+                                     500000, 1000000, 2500000, 5000000, 10000000};
+#define BUCKET_COUNT (sizeof bucket_bounds / sizeof bucket_bounds[0])
+
+static struct {
+    pthread_mutex_t names_lock;       /* guards names and name_count */
+    char *names[TG_METRICS_RULES_MAX];
+    atomic_size_t name_count;
+    atomic_ulong decisions[TG_METRICS_RULES_MAX + 1][STATUS_COUNT]; /* last: "(other)" */
+    atomic_ulong refusals[TG_REFUSAL_COUNT];
+    atomic_ulong buckets[BUCKET_COUNT + 1];                         /* last: +Inf */
+    atomic_ullong duration_sum_us;
+    atomic_ulong reloads[2];                                        /* refused, accepted */
+} counters = {.names_lock = PTHREAD_MUTEX_INITIALIZER};
+
+int tg_metrics_rule_slot(const char *name)
+{
+    pthread_mutex_lock(&counters.names_lock);
+    size_t count = atomic_load(&counters.name_count);
+    int slot = -1;
+    for (size_t i = 0; i < count && slot < 0; i++)
+        if (strcmp(counters.names[i], name) == 0)
+            slot = (int)i;
+    if (slot < 0 && count < TG_METRICS_RULES_MAX && (counters.names[count] = strdup(name))) {
+        slot = (int)count;
+        /* Published after the name is in place: render reads without the
+         * lock only the count, then takes the lock for the names. */
+        atomic_store(&counters.name_count, count + 1);
+    }
+    pthread_mutex_unlock(&counters.names_lock);
+    return slot;
+}
+
+void tg_metrics_decision_count(int slot, int status, enum tg_refusal refusal,
+                               long microseconds)
+{
+    size_t row = slot >= 0 && slot < TG_METRICS_RULES_MAX ? (size_t)slot : TG_METRICS_RULES_MAX;
+    for (size_t i = 0; i < STATUS_COUNT; i++)
+        if (statuses[i] == status)
+            atomic_fetch_add_explicit(&counters.decisions[row][i], 1, memory_order_relaxed);
+    if (refusal > TG_REFUSAL_NONE && refusal < TG_REFUSAL_COUNT)
+        atomic_fetch_add_explicit(&counters.refusals[refusal], 1, memory_order_relaxed);
+    if (microseconds < 0)
+        microseconds = 0;
+    size_t bucket = 0;
+    while (bucket < BUCKET_COUNT && microseconds > bucket_bounds[bucket])
+        bucket++;
+    atomic_fetch_add_explicit(&counters.buckets[bucket], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&counters.duration_sum_us, (unsigned long long)microseconds,
+                              memory_order_relaxed);
+}
+
+void tg_metrics_reload_count(bool accepted)
+{
+    atomic_fetch_add(&counters.reloads[accepted ? 1 : 0], 1);
+}
+
+void tg_metrics_reset(void)
+{
+    pthread_mutex_lock(&counters.names_lock);
+    for (size_t i = 0; i < atomic_load(&counters.name_count); i++) {
+        free(counters.names[i]);
+        counters.names[i] = NULL;
+    }
+    atomic_store(&counters.name_count, 0);
+    pthread_mutex_unlock(&counters.names_lock);
+    for (size_t row = 0; row <= TG_METRICS_RULES_MAX; row++)
+        for (size_t i = 0; i < STATUS_COUNT; i++)
+            atomic_store(&counters.decisions[row][i], 0);
+    for (size_t i = 0; i < TG_REFUSAL_COUNT; i++)
+        atomic_store(&counters.refusals[i], 0);
+    for (size_t i = 0; i <= BUCKET_COUNT; i++)
+        atomic_store(&counters.buckets[i], 0);
+    atomic_store(&counters.duration_sum_us, 0);
+    atomic_store(&counters.reloads[0], 0);
+    atomic_store(&counters.reloads[1], 0);
+}
+
+/* A label value as the exposition format wants it: backslash, double
+ * quote and line feed escaped. Rule names and URLs come from the
+ * configuration, which may hold any of them. */
+static bool label_append(char *out, size_t size, size_t *used, const char *value)
+{
+    bool ok = true;
+    for (const char *p = value; ok && *p; p++) {
+        if (*p == '\\' || *p == '"')
+            ok = tg_text_appendf(out, size, used, "\\%c", *p);
+        else if (*p == '\n')
+            ok = tg_text_appendf(out, size, used, "\\n");
+        else
+            ok = tg_text_appendf(out, size, used, "%c", *p);
+    }
+    return ok;
+}
+
+static bool family(char *out, size_t size, size_t *used, const char *name, const char *type,
+                   const char *help)
+{
+    return tg_text_appendf(out, size, used, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                           type);
+}
+
+static bool decisions_render(char *out, size_t size, size_t *used)
+{
+    bool ok = family(out, size, used, "tokengate_decisions_total", "counter",
+                     "Decisions by status and governing rule.");
+    size_t count = atomic_load(&counters.name_count);
+    pthread_mutex_lock(&counters.names_lock);
+    for (size_t row = 0; ok && row <= TG_METRICS_RULES_MAX; row++) {
+        if (row >= count && row < TG_METRICS_RULES_MAX)
+            continue;
+        const char *name = row < count ? counters.names[row] : "(other)";
+        for (size_t i = 0; ok && i < STATUS_COUNT; i++) {
+            unsigned long value = atomic_load(&counters.decisions[row][i]);
+            if (value == 0)
+                continue;
+            ok = tg_text_appendf(out, size, used,
+                                 "tokengate_decisions_total{status=\"%d\",rule=\"", statuses[i]) &&
+                 label_append(out, size, used, name) &&
+                 tg_text_appendf(out, size, used, "\"} %lu\n", value);
+        }
+    }
+    pthread_mutex_unlock(&counters.names_lock);
+    return ok;
+}
+
+static bool histogram_render(char *out, size_t size, size_t *used)
+{
+    const char *name = "tokengate_decision_duration_seconds";
+    bool ok = family(out, size, used, name, "histogram",
+                     "Time from a whole request to its answer, waits for keys included.");
+    unsigned long cumulative = 0;
+    for (size_t i = 0; ok && i <= BUCKET_COUNT; i++) {
+        cumulative += atomic_load(&counters.buckets[i]);
+        if (i < BUCKET_COUNT)
+            ok = tg_text_appendf(out, size, used, "%s_bucket{le=\"%g\"} %lu\n", name,
+                                 (double)bucket_bounds[i] / 1e6, cumulative);
+        else
+            ok = tg_text_appendf(out, size, used, "%s_bucket{le=\"+Inf\"} %lu\n", name,
+                                 cumulative);
+    }
+    return ok && tg_text_appendf(out, size, used, "%s_sum %.6f\n%s_count %lu\n", name,
+                                 (double)atomic_load(&counters.duration_sum_us) / 1e6, name,
+                                 cumulative);
+}
+
+static bool sources_render(char *out, size_t size, size_t *used,
+                           const struct tg_metrics_gauges *gauges)
+{
+    bool ok = family(out, size, used, "tokengate_key_fetches_total", "counter",
+                     "Fetches of remote key sources, by source and result.");
+    for (size_t i = 0; ok && i < gauges->source_count; i++) {
+        const struct tg_metrics_source *source = &gauges->sources[i];
+        for (int success = 1; ok && success >= 0; success--)
+            ok = tg_text_appendf(out, size, used, "tokengate_key_fetches_total{source=\"") &&
+                 label_append(out, size, used, source->url) &&
+                 tg_text_appendf(out, size, used, "\",result=\"%s\"} %lu\n",
+                                 success ? "success" : "failure",
+                                 success ? source->successes : source->failures);
+    }
+    ok = ok && family(out, size, used, "tokengate_key_last_success_timestamp_seconds", "gauge",
+                      "When each remote key source last answered well (Unix time).");
+    for (size_t i = 0; ok && i < gauges->source_count; i++) {
+        const struct tg_metrics_source *source = &gauges->sources[i];
+        if (source->last_success == 0)
+            continue;
+        ok = tg_text_appendf(out, size, used,
+                             "tokengate_key_last_success_timestamp_seconds{source=\"") &&
+             label_append(out, size, used, source->url) &&
+             tg_text_appendf(out, size, used, "\"} %lld\n", (long long)source->last_success);
+    }
+    return ok;
+}
+
+size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    bool ok = family(out, size, &used, "tokengate_build_info", "gauge",
+                     "The running version (always 1).") &&
+              tg_text_appendf(out, size, &used, "tokengate_build_info{version=\"%s\"} 1\n",
+                              PACKAGE_VERSION) &&
+              decisions_render(out, size, &used) &&
+              family(out, size, &used, "tokengate_refusals_total", "counter",
+                     "Refused requests by reason.");
+    for (int i = TG_REFUSAL_NONE + 1; ok && i < TG_REFUSAL_COUNT; i++)
+        ok = tg_text_appendf(out, size, &used, "tokengate_refusals_total{reason=\"%s\"} %lu\n",
+                             tg_refusal_name((enum tg_refusal)i),
+                             atomic_load(&counters.refusals[i]));
+    ok = ok && histogram_render(out, size, &used) &&
+         family(out, size, &used, "tokengate_token_cache_hits_total", "counter",
+                "Tokens whose signature was verified before.") &&
+         tg_text_appendf(out, size, &used, "tokengate_token_cache_hits_total %lu\n",
+                         gauges->cache_hits) &&
+         family(out, size, &used, "tokengate_token_cache_misses_total", "counter",
+                "Tokens whose signature had to be verified.") &&
+         tg_text_appendf(out, size, &used, "tokengate_token_cache_misses_total %lu\n",
+                         gauges->cache_misses) &&
+         family(out, size, &used, "tokengate_token_cache_entries", "gauge",
+                "Verified tokens remembered now.") &&
+         tg_text_appendf(out, size, &used, "tokengate_token_cache_entries %zu\n",
+                         gauges->cache_entries) &&
+         family(out, size, &used, "tokengate_keys_loaded", "gauge",
+                "Verification keys in use (0: every request with a token gets 503).") &&
+         tg_text_appendf(out, size, &used, "tokengate_keys_loaded %zu\n", gauges->keys_loaded) &&
+         sources_render(out, size, &used, gauges) &&
+         family(out, size, &used, "tokengate_connections_open", "gauge",
+                "Connections held on the main socket.") &&
+         tg_text_appendf(out, size, &used, "tokengate_connections_open %zu\n",
+                         gauges->connections_open) &&
+         family(out, size, &used, "tokengate_connections_closed_total", "counter",
+                "Connections closed before a whole request arrived, by reason.") &&
+         tg_text_appendf(out, size, &used,
+                         "tokengate_connections_closed_total{reason=\"timeout\"} %lu\n"
+                         "tokengate_connections_closed_total{reason=\"malformed\"} %lu\n"
+                         "tokengate_connections_closed_total{reason=\"too_large\"} %lu\n"
+                         "tokengate_connections_closed_total{reason=\"limit\"} %lu\n",
+                         gauges->closed_timeout, gauges->closed_malformed,
+                         gauges->closed_too_large, gauges->closed_limit) &&
+         family(out, size, &used, "tokengate_config_reloads_total", "counter",
+                "Configuration reloads (SIGHUP), by result.") &&
+         tg_text_appendf(out, size, &used,
+                         "tokengate_config_reloads_total{result=\"success\"} %lu\n"
+                         "tokengate_config_reloads_total{result=\"failure\"} %lu\n",
+                         atomic_load(&counters.reloads[1]), atomic_load(&counters.reloads[0])) &&
+         family(out, size, &used, "tokengate_log_lines_dropped_total", "counter",
+                "Log lines dropped because stderr did not keep up.") &&
+         tg_text_appendf(out, size, &used, "tokengate_log_lines_dropped_total %lu\n",
+                         gauges->log_lines_dropped);
+    return ok ? used : 0;
+}
