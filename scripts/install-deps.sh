@@ -8,9 +8,10 @@ SUDO=
 # Build, unit tests, and the real web servers the integration tests drive.
 PACKAGES="build-essential autoconf automake pkg-config openssl ca-certificates
   libfcgi-dev libssl-dev libjansson-dev libcurl4-openssl-dev libinih-dev libcmocka-dev
-  python3 python3-jwt python3-cryptography python3-pytest valgrind
+  python3 python3-jwt python3-cryptography python3-pytest python3-prometheus-client valgrind
   lighttpd apache2 libapache2-mod-fcgid nginx-light fcgiwrap curl systemd
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev
+  debhelper dpkg-dev lintian"
 # shellcheck disable=SC2086
 if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
     $SUDO apt-get update -q

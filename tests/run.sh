@@ -10,11 +10,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 builds="$top/build"
 cd "$top" || exit 2
 
-if [ -f "$top/config.status" ]; then
-    # An in-tree configure would stop the out-of-tree builds below.
-    make distclean >/dev/null 2>&1 || true
-fi
-./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed"; exit 2; }
+# An in-tree configure would stop the out-of-tree builds below: then they
+# build from a clean copy, and the user's own build is left as it is.
+source=$("$top/scripts/clean-source.sh" "$top") || { echo "cannot copy the sources"; exit 2; }
+(cd "$source" && ./autogen.sh >/dev/null 2>&1) || { echo "autogen.sh failed"; exit 2; }
 
 SANITIZE="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
@@ -32,7 +31,7 @@ for variant in plain sanitize; do
     else
         cflags="-O2 -g" ldflags=""
     fi
-    if ! (cd "$dir" && "$top/configure" -q CFLAGS="$cflags" LDFLAGS="$ldflags" \
+    if ! (cd "$dir" && "$source/configure" -q CFLAGS="$cflags" LDFLAGS="$ldflags" \
               >"$dir/configure.out" 2>&1 &&
           make -j2 >"$dir/make.out" 2>&1); then
         echo "$variant: build failed"
@@ -143,7 +142,7 @@ echo "=== ThreadSanitizer: token cache and FastCGI server"
 tsan="$builds/tsan"
 rm -rf "$tsan" /tmp/tokengate-tsan.*
 mkdir -p "$tsan"
-if (cd "$tsan" && "$top/configure" -q CFLAGS="-O1 -g -fsanitize=thread" \
+if (cd "$tsan" && "$source/configure" -q CFLAGS="-O1 -g -fsanitize=thread" \
         LDFLAGS="-fsanitize=thread" >"$tsan/configure.out" 2>&1 && make -j2 >"$tsan/make.out" 2>&1 &&
         make -j2 tests/unit/test_cache >>"$tsan/make.out" 2>&1)
 then
@@ -166,8 +165,9 @@ echo "=== make install / uninstall keep a changed configuration"
 root="$builds/install-root"
 rm -rf "$root"
 conf="$root/usr/local/etc/tokengate/tokengate.conf"
+sample="$builds/plain/conf/tokengate.conf"
 if (cd "$builds/plain" && make install DESTDIR="$root" >"$root.out" 2>&1) &&
-        cmp -s "$top/conf/tokengate.conf" "$conf" && echo "# changed by the admin" >>"$conf" &&
+        cmp -s "$sample" "$conf" && echo "# changed by the admin" >>"$conf" &&
         (cd "$builds/plain" && make install DESTDIR="$root" >>"$root.out" 2>&1) &&
         grep -q "changed by the admin" "$conf" && [ -f "$conf.sample" ] &&
         (cd "$builds/plain" && make uninstall DESTDIR="$root" >>"$root.out" 2>&1) &&
@@ -182,13 +182,29 @@ else
     failed=$((failed + 1))
 fi
 
+# The Debian package: built from the distribution files, lintian-clean,
+# installed, checked, upgraded over a changed configuration and purged.
+echo "=== Debian package"
+sh "$top/tests/package.sh" "$builds/plain" "$builds/deb" >"$builds/package.out" 2>&1
+grep -E "^(ok|not ok)" "$builds/package.out"
+package_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$builds/package.out" | tail -n 1)
+package_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p' "$builds/package.out" | tail -n 1)
+if [ -z "$package_passed$package_failed" ]; then
+    tail -n 30 "$builds/package.out"
+    package_failed=1
+elif [ "${package_failed:-0}" -gt 0 ]; then
+    grep -v "^ok" "$builds/package.out" | tail -n 60
+fi
+passed=$((passed + ${package_passed:-0}))
+failed=$((failed + ${package_failed:-0}))
+
 # Release hygiene: the tarball builds and passes make check on its own
 # (out of tree, read-only sources), and holds no build products.
 echo "=== make distcheck"
 dist="$builds/dist"
 rm -rf "$dist"
 mkdir -p "$dist"
-if (cd "$dist" && "$top/configure" -q >"$dist/configure.out" 2>&1 &&
+if (cd "$dist" && "$source/configure" -q >"$dist/configure.out" 2>&1 &&
         make distcheck >"$dist/distcheck.out" 2>&1) &&
         ! tar tzf "$dist"/tokengate-*.tar.gz | grep -qE '\.o$|__pycache__'; then
     echo "ok - make distcheck"
