@@ -191,6 +191,14 @@ static bool sources_render(char *out, size_t size, size_t *used,
     return ok;
 }
 
+/* A metric of one sample without labels. */
+static bool scalar(char *out, size_t size, size_t *used, const char *name, const char *type,
+                   const char *help, unsigned long long value)
+{
+    return family(out, size, used, name, type, help) &&
+           tg_text_appendf(out, size, used, "%s %llu\n", name, value);
+}
+
 size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *out, size_t size)
 {
     size_t used = 0;
@@ -207,26 +215,18 @@ size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *out, size
                              tg_refusal_name((enum tg_refusal)i),
                              atomic_load(&counters.refusals[i]));
     ok = ok && histogram_render(out, size, &used) &&
-         family(out, size, &used, "tokengate_token_cache_hits_total", "counter",
-                "Tokens whose signature was verified before.") &&
-         tg_text_appendf(out, size, &used, "tokengate_token_cache_hits_total %lu\n",
-                         gauges->cache_hits) &&
-         family(out, size, &used, "tokengate_token_cache_misses_total", "counter",
-                "Tokens whose signature had to be verified.") &&
-         tg_text_appendf(out, size, &used, "tokengate_token_cache_misses_total %lu\n",
-                         gauges->cache_misses) &&
-         family(out, size, &used, "tokengate_token_cache_entries", "gauge",
-                "Verified tokens remembered now.") &&
-         tg_text_appendf(out, size, &used, "tokengate_token_cache_entries %zu\n",
-                         gauges->cache_entries) &&
-         family(out, size, &used, "tokengate_keys_loaded", "gauge",
-                "Verification keys in use (0: every request with a token gets 503).") &&
-         tg_text_appendf(out, size, &used, "tokengate_keys_loaded %zu\n", gauges->keys_loaded) &&
+         scalar(out, size, &used, "tokengate_token_cache_hits_total", "counter",
+                "Tokens whose signature was verified before.", gauges->cache_hits) &&
+         scalar(out, size, &used, "tokengate_token_cache_misses_total", "counter",
+                "Tokens whose signature had to be verified.", gauges->cache_misses) &&
+         scalar(out, size, &used, "tokengate_token_cache_entries", "gauge",
+                "Verified tokens remembered now.", gauges->cache_entries) &&
+         scalar(out, size, &used, "tokengate_keys_loaded", "gauge",
+                "Verification keys in use (0: every request with a token gets 503).",
+                gauges->keys_loaded) &&
          sources_render(out, size, &used, gauges) &&
-         family(out, size, &used, "tokengate_connections_open", "gauge",
-                "Connections held on the main socket.") &&
-         tg_text_appendf(out, size, &used, "tokengate_connections_open %zu\n",
-                         gauges->connections_open) &&
+         scalar(out, size, &used, "tokengate_connections_open", "gauge",
+                "Connections held on the main socket.", gauges->connections_open) &&
          family(out, size, &used, "tokengate_connections_closed_total", "counter",
                 "Connections closed before a whole request arrived, by reason.") &&
          tg_text_appendf(out, size, &used,
@@ -242,9 +242,7 @@ size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *out, size
                          "tokengate_config_reloads_total{result=\"success\"} %lu\n"
                          "tokengate_config_reloads_total{result=\"failure\"} %lu\n",
                          atomic_load(&counters.reloads[1]), atomic_load(&counters.reloads[0])) &&
-         family(out, size, &used, "tokengate_log_lines_dropped_total", "counter",
-                "Log lines dropped because stderr did not keep up.") &&
-         tg_text_appendf(out, size, &used, "tokengate_log_lines_dropped_total %lu\n",
-                         gauges->log_lines_dropped);
+         scalar(out, size, &used, "tokengate_log_lines_dropped_total", "counter",
+                "Log lines dropped because stderr did not keep up.", gauges->log_lines_dropped);
     return ok ? used : 0;
 }

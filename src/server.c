@@ -400,23 +400,26 @@ static struct tg_front_limits front_limits(const struct tg_config *config)
     };
 }
 
+/* Logs that KEY (at LINE) now says WANTED ("" for none) while the socket
+ * opened at start is STARTED ("" for NONE): a reload cannot move it. */
+static void address_change_check(const struct tg_config *config, const char *key, int line,
+                                 const char *wanted, const char *started, const char *none)
+{
+    if (strcmp(wanted ? wanted : "", started) != 0)
+        tg_log(TG_LOG_WARN, "%s:%d: %s changed to %s, but a reload cannot move its socket: it "
+                            "stays %s until tokengate is restarted",
+               config->file, line, key, wanted ? wanted : "(none)", started[0] ? started : none);
+}
+
 /* Says which changed settings a reload cannot apply: the sockets stay
  * open as they are and the workers as many as they were. */
 static void restart_settings_check(const struct tg_server *server,
                                    const struct tg_config *config)
 {
-    const char *listen = config->listen ? config->listen : "";
-    if (strcmp(listen, server->listen_address) != 0)
-        tg_log(TG_LOG_WARN, "%s:%d: listen changed to %s, but a reload cannot move the socket: "
-                            "still serving on %s until tokengate is restarted",
-               config->file, config->listen_line, listen[0] ? listen : "(the inherited socket)",
-               server->listen_address[0] ? server->listen_address : "the inherited socket");
-    const char *status = config->status_listen ? config->status_listen : "";
-    if (strcmp(status, server->status_address) != 0)
-        tg_log(TG_LOG_WARN, "%s:%d: status_listen changed to %s, but a reload cannot move the "
-                            "status socket: it stays %s until tokengate is restarted",
-               config->file, config->status_listen_line, status[0] ? status : "(none)",
-               server->status_address[0] ? server->status_address : "off");
+    address_change_check(config, "listen", config->listen_line, config->listen,
+                         server->listen_address, "the inherited socket");
+    address_change_check(config, "status_listen", config->status_listen_line,
+                         config->status_listen, server->status_address, "off");
     if (config->threads != server->threads)
         tg_log(TG_LOG_WARN, "threads changed to %d: takes effect at the next restart",
                config->threads);

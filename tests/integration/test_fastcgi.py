@@ -180,8 +180,8 @@ def test_reload_says_when_listen_cannot_change(tokengate, world):
         f.write(text.replace("listen = %s" % address, "listen = %s" % moved))
     process.send(signal.SIGHUP)
     harness.wait_for(lambda: "configuration reloaded" in process.output(), "reload")
-    assert ("%s:2: listen changed to %s, but a reload cannot move the socket: still serving "
-            "on %s until tokengate is restarted" % (config, moved, address)) in process.output()
+    assert ("%s:2: listen changed to %s, but a reload cannot move its socket: it stays %s "
+            "until tokengate is restarted" % (config, moved, address)) in process.output()
     assert fcgi_client.request(address, params("/app/x", world.owner))[0] == 200
     assert not os.path.exists(moved)
 
