@@ -103,16 +103,20 @@ static EVP_PKEY *ec_key(json_t *jwk, const char **why)
         *why = "unsupported EC curve";
         return NULL;
     }
-    /* The uncompressed point 04 || x || y, each coordinate at full size. */
-    unsigned char x[JWK_FIELD_MAX], y[JWK_FIELD_MAX], point[1 + 2 * 66];
+    /* The uncompressed point 04 || x || y, each coordinate at full size.
+     * RFC 7518 wants full-size coordinates in the JWK too, but some
+     * libraries drop their leading zero bytes (Debian 12's PyJWT, about one
+     * key in 128): the number is the same, so a shorter coordinate is
+     * padded back; a longer one is refused. */
+    unsigned char x[JWK_FIELD_MAX], y[JWK_FIELD_MAX], point[1 + 2 * 66] = {0x04};
     size_t size = curves[curve].size;
-    if (member_decode(jwk, "x", x) != (long)size || member_decode(jwk, "y", y) != (long)size) {
+    long x_len = member_decode(jwk, "x", x), y_len = member_decode(jwk, "y", y);
+    if (x_len < 1 || y_len < 1 || x_len > (long)size || y_len > (long)size) {
         *why = "EC key without x and y of its curve's size";
         return NULL;
     }
-    point[0] = 0x04;
-    memcpy(point + 1, x, size);
-    memcpy(point + 1 + size, y, size);
+    memcpy(point + 1 + size - (size_t)x_len, x, (size_t)x_len);
+    memcpy(point + 1 + 2 * size - (size_t)y_len, y, (size_t)y_len);
     OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
     EVP_PKEY *pkey = NULL;
     /* OpenSSL checks that the point lies on the curve. */

@@ -33,6 +33,14 @@
 #define SOURCES_MAX TG_REFRESHER_SOURCES_MAX
 #define API_KEY_MAX 512
 
+/* Warnings about skipped keys, reported when they differ from the last
+ * ones: a provider publishing an unusable key would otherwise have it
+ * reported at every refresh. */
+struct warnings {
+    char text[2048];              /* one warning per line */
+    size_t used;
+};
+
 struct source {
     unsigned long id;
     enum tg_source_kind kind;
@@ -46,6 +54,7 @@ struct source {
     int failures;                 /* consecutive */
     unsigned long successes_total, failures_total; /* for the metrics */
     time_t last_success;          /* wall clock, for the metrics; 0: never */
+    struct warnings reported;     /* the skipped keys last reported */
 };
 
 /* What a fetch needs, copied out of the lock. */
@@ -55,14 +64,6 @@ struct job {
     char url[TG_URL_MAX];
     char authority[256];
     char where[PATH_MAX + 16];
-};
-
-/* Warnings about skipped keys, held back until it is known whether the
- * keys changed: a provider publishing an unusable key would otherwise have
- * it reported at every refresh. */
-struct warnings {
-    char text[2048];              /* one warning per line */
-    size_t used;
 };
 
 struct outcome {
@@ -300,6 +301,7 @@ static void source_load_saved(struct source *source, const char *state_dir)
     struct warnings warnings = {.used = 0};
     int rc = answer_read(source->kind, body, len, &source->keys, &warnings, err, sizeof err);
     warnings_log(&warnings, source->where, source->url);
+    source->reported = warnings;
     if (rc != 0) {
         tg_keyset_clear(&source->keys);
         tg_log(TG_LOG_WARN, "%s: ignoring saved keys in %s: %s", source->where,
@@ -491,11 +493,18 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
                                                       refresher->min_interval);
     bool same = source->keys.count && tg_keyset_contains_all(&outcome->keys, &source->keys) &&
                 tg_keyset_contains_all(&source->keys, &outcome->keys);
+    /* Skipped keys are reported when they change, not at every refresh; a
+     * new unusable key beside unchanged usable ones is reported too (a
+     * rotation to a key tokengate cannot use would otherwise go unseen). */
+    if (outcome->warnings.used != source->reported.used ||
+        memcmp(outcome->warnings.text, source->reported.text, outcome->warnings.used) != 0) {
+        warnings_log(&outcome->warnings, source->where, source->url);
+        source->reported = outcome->warnings;
+    }
     if (same) {
         tg_keyset_clear(&outcome->keys);
         return false;
     }
-    warnings_log(&outcome->warnings, source->where, source->url);
     tg_keyset_clear(&source->keys);
     source->keys = outcome->keys;
     memset(&outcome->keys, 0, sizeof outcome->keys);
@@ -630,6 +639,7 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
                 fresh->successes_total = old->successes_total;
                 fresh->failures_total = old->failures_total;
                 fresh->last_success = old->last_success;
+                fresh->reported = old->reported;
                 break;
             }
         }

@@ -395,6 +395,19 @@ def test_skipped_keys_are_reported_once_not_at_every_refresh(gates, workdir, pro
     assert request(gate.address, gate.token())[0] == 200
 
 
+def test_a_new_unusable_key_is_reported_though_the_usable_ones_stay(gates, workdir, provider):
+    """A rotation to a key tokengate cannot use must not go unseen just
+    because the keys it can use did not change."""
+    provider.max_age = 1
+    gate = gate_for(gates, workdir, provider, "jwks").start()
+    gate.wait_for_keys()
+    with provider.lock:
+        provider.extra_jwks = [dict(provider.keys[0].jwk(), kid="k-enc", use="enc")]
+    gate.wait_for_log("(kid k-enc) skipped")
+    harness.wait_for(lambda: provider.count(JWKS_PATH) >= 4, "two more refreshes", timeout=8)
+    assert gate.output().count("(kid k-enc) skipped") == 1, gate.output()
+
+
 def test_tls_is_verified_without_the_private_ca(gates, workdir, provider):
     gate = gate_for(gates, workdir, provider, "jwks")
     gate.config_replace("ca_file = %s\n" % provider.ca_file, "")

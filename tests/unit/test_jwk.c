@@ -312,10 +312,56 @@ static void test_remote_oct_keys_are_skipped(void **state)
     tg_keyset_clear(&set);
 }
 
+/* An EC JWK whose x lost its leading zero byte (as PyJWT 2.6 writes about
+ * one key in 128) is the same key: it loads, and verifies that key's
+ * signatures; a coordinate longer than the curve's is refused. */
+static void test_short_ec_coordinates_are_padded(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = NULL;
+    unsigned char x[32], y[32];
+    for (int tries = 0; tries < 20000; tries++) {
+        EVP_PKEY_free(key);
+        key = support_key_new("EC-P256");
+        BIGNUM *bx = NULL, *by = NULL;
+        assert_true(EVP_PKEY_get_bn_param(key, "qx", &bx) && EVP_PKEY_get_bn_param(key, "qy", &by));
+        assert_int_equal(BN_bn2binpad(bx, x, 32), 32);
+        assert_int_equal(BN_bn2binpad(by, y, 32), 32);
+        BN_free(bx);
+        BN_free(by);
+        if (x[0] == 0)
+            break;
+    }
+    assert_int_equal(x[0], 0);
+    char x_text[64], y_text[64], long_text[64], jwk[512];
+    tg_base64url_encode(x + 1, 31, x_text);
+    tg_base64url_encode(y, 32, y_text);
+    snprintf(jwk, sizeof jwk, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\","
+             "\"y\":\"%s\"}]}", x_text, y_text);
+    struct tg_keyset set = {0};
+    if (load(&set, jwk) != 1)
+        fail_msg("a 31-byte x was refused: %s", warnings);
+    char *token = support_token(key, NULL, "ES256", "{\"alg\":\"ES256\"}", "{\"sub\":\"s\"}");
+    assert_true(signature_valid(&set, token, "ES256"));
+    free(token);
+    tg_keyset_clear(&set);
+    /* 33 bytes: one more than P-256 has. */
+    unsigned char longer[33] = {0};
+    memcpy(longer + 1, x, 32);
+    tg_base64url_encode(longer, 33, long_text);
+    snprintf(jwk, sizeof jwk, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\","
+             "\"y\":\"%s\"}]}", long_text, y_text);
+    assert_int_equal(load(&set, jwk), 0);
+    assert_non_null(strstr(warnings, "EC key without x and y of its curve's size"));
+    tg_keyset_clear(&set);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_oct_keys_are_skipped),
+        cmocka_unit_test(test_short_ec_coordinates_are_padded),
         cmocka_unit_test(test_published_examples_verify),
         cmocka_unit_test(test_one_bit_changes_fail),
         cmocka_unit_test(test_key_type_fixes_the_algorithms),
