@@ -3,6 +3,7 @@
 #include "tokengate/cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ struct entry {
 
 struct shard {
     pthread_mutex_t lock;
-    struct entry **buckets;
+    /* Bucket heads are atomic (relaxed) only for tg_cache_prefetch(), which
+     * reads them without the lock; everything else runs under it. */
+    _Atomic(struct entry *) *buckets;
     size_t bucket_mask;
     struct entry *newest, *oldest;
     size_t entries, bytes;
@@ -126,11 +129,15 @@ static void list_push_newest(struct shard *shard, struct entry *entry)
 
 static void entry_remove(struct shard *shard, struct entry *entry)
 {
-    struct entry **link = &shard->buckets[entry->hash & shard->bucket_mask];
-    while (*link != entry)
-        link = &(*link)->next_in_bucket;
-    /* Atomic only for tg_cache_prefetch(), which reads slots unlocked. */
-    __atomic_store_n(link, entry->next_in_bucket, __ATOMIC_RELAXED);
+    _Atomic(struct entry *) *bucket = &shard->buckets[entry->hash & shard->bucket_mask];
+    struct entry *previous = atomic_load_explicit(bucket, memory_order_relaxed);
+    if (previous == entry) {
+        atomic_store_explicit(bucket, entry->next_in_bucket, memory_order_relaxed);
+    } else {
+        while (previous->next_in_bucket != entry)
+            previous = previous->next_in_bucket;
+        previous->next_in_bucket = entry->next_in_bucket;
+    }
     list_unlink(shard, entry);
     shard->entries--;
     shard->bytes -= entry_bytes(entry->len);
@@ -140,8 +147,9 @@ static void entry_remove(struct shard *shard, struct entry *entry)
 static struct entry *entry_find(struct shard *shard, uint64_t hash, const char *token,
                                 size_t len)
 {
-    for (struct entry *entry = shard->buckets[hash & shard->bucket_mask]; entry;
-         entry = entry->next_in_bucket)
+    for (struct entry *entry = atomic_load_explicit(&shard->buckets[hash & shard->bucket_mask],
+                                                    memory_order_relaxed);
+         entry; entry = entry->next_in_bucket)
         if (entry->hash == hash && entry->len == len && memcmp(entry->token, token, len) == 0)
             return entry;
     return NULL;
@@ -156,7 +164,7 @@ void tg_cache_prefetch(struct tg_cache *cache, const char *token, size_t len)
     /* Without the lock: the entry may be freed meanwhile, but prefetching
      * never faults, and tg_cache_contains() decides under the lock. */
     struct entry *entry =
-        __atomic_load_n(&shard->buckets[hash & shard->bucket_mask], __ATOMIC_RELAXED);
+        atomic_load_explicit(&shard->buckets[hash & shard->bucket_mask], memory_order_relaxed);
     if (!entry)
         return;
     const char *start = (const char *)entry;
@@ -222,9 +230,9 @@ void tg_cache_add(struct tg_cache *cache, const char *token, size_t len, time_t 
         entry_remove(shard, shard->oldest);
         shard->evictions++;
     }
-    struct entry **bucket = &shard->buckets[hash & shard->bucket_mask];
-    fresh->next_in_bucket = *bucket;
-    __atomic_store_n(bucket, fresh, __ATOMIC_RELAXED);
+    _Atomic(struct entry *) *bucket = &shard->buckets[hash & shard->bucket_mask];
+    fresh->next_in_bucket = atomic_load_explicit(bucket, memory_order_relaxed);
+    atomic_store_explicit(bucket, fresh, memory_order_relaxed);
     list_push_newest(shard, fresh);
     shard->entries++;
     shard->bytes += entry_bytes(len);

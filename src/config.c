@@ -25,6 +25,7 @@
 #include "tokengate/http.h"
 #include "tokengate/jwk.h"
 #include "tokengate/provider.h"
+#include "tokengate/listen.h"
 #include "tokengate/log.h"
 #include "tokengate/text.h"
 
@@ -212,7 +213,7 @@ static const char *const tokengate_keys[] = {
 static bool listen_valid(const char *value)
 {
     if (value[0] == '/')
-        return strlen(value) < 108; /* sun_path */
+        return strlen(value) <= TG_SOCKET_PATH_MAX;
     const char *colon = strrchr(value, ':');
     long port;
     return colon && colon != value && parse_long(colon + 1, 1, 65535, &port);
@@ -1098,7 +1099,7 @@ size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *key
         free(bundle);
     }
     if (config->api_key_file) {
-        char api_key[512];
+        char api_key[TG_API_KEY_MAX];
         if (tg_config_api_key_read(config, api_key, sizeof api_key, problems) == 0)
             OPENSSL_cleanse(api_key, sizeof api_key);
     }

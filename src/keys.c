@@ -371,6 +371,18 @@ void tg_keyset_clear(struct tg_keyset *set)
     memset(set, 0, sizeof *set);
 }
 
+void tg_keyset_move(struct tg_keyset *to, struct tg_keyset *from)
+{
+    if (to == from)
+        return;
+    tg_keyset_clear(to);
+    /* Only the keys in use: the set is large (TG_KEYS_MAX entries). */
+    memcpy(to->keys, from->keys, from->count * sizeof from->keys[0]);
+    to->count = from->count;
+    memset(from->keys, 0, from->count * sizeof from->keys[0]);
+    from->count = 0;
+}
+
 void tg_keyset_free(struct tg_keyset *set)
 {
     if (set) {

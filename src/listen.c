@@ -122,8 +122,8 @@ static int tcp_socket_open(const char *address, char *err, size_t err_size)
 {
     char host[256];
     const char *colon = strrchr(address, ':');
-    size_t host_len = (size_t)(colon - address);
-    if (!colon || host_len == 0 || host_len >= sizeof host) {
+    size_t host_len = colon ? (size_t)(colon - address) : 0;
+    if (host_len == 0 || host_len >= sizeof host) {
         snprintf(err, err_size, "listen: expected host:port, got %s", address);
         return -1;
     }

@@ -31,7 +31,6 @@
 #include "tokengate/text.h"
 
 #define SOURCES_MAX TG_REFRESHER_SOURCES_MAX
-#define API_KEY_MAX 512
 
 /* Warnings about skipped keys, reported when they differ from the last
  * ones: a provider publishing an unusable key would otherwise have it
@@ -91,7 +90,7 @@ struct tg_refresher {
     size_t source_count;
     unsigned long next_id;
     struct tg_keyset static_keys;
-    char api_key[API_KEY_MAX];
+    char api_key[TG_API_KEY_MAX];
     char ca_file[PATH_MAX];
     char state_dir[PATH_MAX];
     long interval;
@@ -350,7 +349,7 @@ static void answer_save(const char *state_dir, const char *path, const char *whe
 /* ---- fetching --------------------------------------------------------- */
 
 struct fetch_settings {
-    char api_key[API_KEY_MAX];
+    char api_key[TG_API_KEY_MAX];
     char ca_file[PATH_MAX];
     const atomic_bool *cancel;
 };
@@ -363,7 +362,7 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
         .ca_file = settings->ca_file[0] ? settings->ca_file : NULL,
         .cancel = settings->cancel,
     };
-    char authorization[API_KEY_MAX + 32], propelauth_url[300];
+    char authorization[TG_API_KEY_MAX + 32], propelauth_url[300];
     const char *headers[3] = {NULL, NULL, NULL};
     if (send_api_key) {
         snprintf(authorization, sizeof authorization, "Authorization: Bearer %s",
@@ -505,9 +504,7 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
         tg_keyset_clear(&outcome->keys);
         return false;
     }
-    tg_keyset_clear(&source->keys);
-    source->keys = outcome->keys;
-    memset(&outcome->keys, 0, sizeof outcome->keys);
+    tg_keyset_move(&source->keys, &outcome->keys);
     answer_save(refresher->state_dir, source->state_path, source->where, outcome->body,
                 outcome->body_len);
     char kids[256] = "";
@@ -610,7 +607,7 @@ static void *refresher_run(void *argument)
 int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_config *config,
                            struct tg_keyset *static_keys, struct tg_problems *problems)
 {
-    char api_key[API_KEY_MAX] = "";
+    char api_key[TG_API_KEY_MAX] = "";
     if (config->api_key_file &&
         tg_config_api_key_read(config, api_key, sizeof api_key, problems) != 0)
         return -1;
@@ -631,8 +628,7 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
         for (size_t j = 0; j < refresher->source_count; j++) {
             struct source *old = refresher->sources[j];
             if (old && strcmp(old->state_path, fresh->state_path) == 0) {
-                fresh->keys = old->keys;
-                memset(&old->keys, 0, sizeof old->keys);
+                tg_keyset_move(&fresh->keys, &old->keys);
                 fresh->next_fetch = old->next_fetch;
                 fresh->not_before = old->not_before;
                 fresh->failures = old->failures;
@@ -650,9 +646,7 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
         source_free(refresher->sources[j]);
     memcpy(refresher->sources, sources, (size_t)count * sizeof *sources);
     refresher->source_count = (size_t)count;
-    tg_keyset_clear(&refresher->static_keys);
-    refresher->static_keys = *static_keys;
-    memset(static_keys, 0, sizeof *static_keys);
+    tg_keyset_move(&refresher->static_keys, static_keys);
     OPENSSL_cleanse(refresher->api_key, sizeof refresher->api_key);
     memcpy(refresher->api_key, api_key, sizeof api_key);
     OPENSSL_cleanse(api_key, sizeof api_key);

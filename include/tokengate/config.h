@@ -20,6 +20,7 @@
 #define TG_RULES_MAX 1024
 #define TG_PROBLEMS_MAX 200
 #define TG_KEY_SOURCES_MAX 16
+#define TG_API_KEY_MAX 512          /* bytes of an API key, its NUL included */
 
 enum tg_default_policy { TG_DEFAULT_DENY, TG_DEFAULT_USER, TG_DEFAULT_OPEN };
 

@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#define TG_HTTP_BODY_MAX (256 * 1024)
+#include "tokengate/jwk.h"
+
+/* The largest answer taken: a JWK set (or PropelAuth metadata, smaller). */
+#define TG_HTTP_BODY_MAX TG_JWKS_MAX_BYTES
 #define TG_HTTP_CONNECT_TIMEOUT_MS 5000
 #define TG_HTTP_TOTAL_TIMEOUT_MS 10000
 #define TG_HTTP_HEADERS_MAX 4

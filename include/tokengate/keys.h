@@ -69,6 +69,10 @@ int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, siz
 int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
                               char *err, size_t err_size);
 void tg_keyset_clear(struct tg_keyset *set);
+
+/* Clears TO and moves FROM's keys into it; FROM is left empty (its keys
+ * now belong to TO, and are freed with it). */
+void tg_keyset_move(struct tg_keyset *to, struct tg_keyset *from);
 /* Clears and frees a key set from the heap (NULL is fine). */
 void tg_keyset_free(struct tg_keyset *set);
 

@@ -13,6 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/un.h>
+
+/* The longest unix socket path: sun_path holds it with ".new" (the name it
+ * is bound under until it listens) and its NUL. */
+#define TG_SOCKET_PATH_MAX (sizeof((struct sockaddr_un *)0)->sun_path - sizeof ".new")
 
 /* Opens ADDRESS ("host:port" or an absolute unix socket path). A unix
  * socket gets MODE and, when OWNER ("user[:group]") is given, that owner.

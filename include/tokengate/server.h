@@ -24,6 +24,7 @@
 #include "tokengate/config.h"
 #include "tokengate/front.h"
 #include "tokengate/keys.h"
+#include "tokengate/listen.h"
 #include "tokengate/refresh.h"
 
 struct tg_worker;
@@ -51,12 +52,12 @@ struct tg_server {
 
     int listen_fd;
     bool own_socket;                /* opened from listen (not inherited) */
-    char socket_path[108];          /* a unix socket to unlink at the end */
+    char socket_path[TG_SOCKET_PATH_MAX + 1];          /* a unix socket to unlink at the end */
     char listen_address[256];       /* listen when started ("": inherited) */
 
     /* The status socket (status_listen): a front and one worker of its own. */
     int status_fd;                  /* -1: none */
-    char status_path[108];
+    char status_path[TG_SOCKET_PATH_MAX + 1];
     char status_address[256];       /* status_listen when started ("": none) */
     struct tg_front *status_front;
     struct tg_worker *status_worker;

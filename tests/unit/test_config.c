@@ -13,6 +13,7 @@
 
 #include "support.h"
 #include "tokengate/config.h"
+#include "tokengate/listen.h"
 #include "tokengate/text.h"
 #include "tokengate/log.h"
 
@@ -200,6 +201,23 @@ static void test_problems_name_the_line(void **state)
     expect_problem("", "[tokengate]\nthreads = 4x\n", 6, "threads");
     expect_problem("", "[tokengate]\ndefault = allow\n", 6, "default");
     expect_problem("", "[tokengate]\nlisten = nowhere\n", 6, "listen");
+    expect_problem("", "[tokengate]\nstatus_listen = nowhere\n", 6, "status_listen");
+    expect_problem("", "[tokengate]\nlog_format = xml\n", 6, "log_format");
+    expect_problem("", "[tokengate]\nlisten = /run/a.sock\nstatus_listen = /run/a.sock\n", 7,
+                   "status_listen must differ from listen");
+    /* A unix socket path the socket can hold: it is bound as PATH.new first. */
+    char path[TG_SOCKET_PATH_MAX + 2], fragment[TG_SOCKET_PATH_MAX + 64];
+    memset(path, 'a', sizeof path);
+    path[0] = '/';
+    path[TG_SOCKET_PATH_MAX + 1] = '\0';
+    snprintf(fragment, sizeof fragment, "[tokengate]\nlisten = %s\n", path);
+    expect_problem("", fragment, 6, "listen");
+    path[TG_SOCKET_PATH_MAX] = '\0';
+    snprintf(fragment, sizeof fragment, "[tokengate]\nlisten = %s\n", path);
+    char *text = config_text("", fragment), *problems = support_config_problems(text);
+    if (problems)
+        fail_msg("a %zu-byte socket path was refused: %s", (size_t)TG_SOCKET_PATH_MAX, problems);
+    free(text);
     expect_problem("", "[tokengate]\nrealm = a\"b\n", 6, "realm");
     expect_problem("", "[tokengate]\nvariable_prefix = auth-\n", 6, "variable_prefix");
     expect_problem("", "[tokengate]\nlog_level = loud\n", 6, "log_level");
