@@ -3,6 +3,7 @@
 #include "tokengate/cli.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,40 +149,47 @@ int tg_cli_check(int argc, char **argv, const char *config_path)
 
     /* The method and URI go first so that they win over any -H spelling. */
     count = 2;
-    for (int i = 0; i < argc; i++) {
-        const char *argument = argv[i];
-        bool takes_value = !strcmp(argument, "-c") || !strcmp(argument, "-X") ||
-                           !strcmp(argument, "-H") || !strcmp(argument, "--token");
-        if (takes_value && i + 1 >= argc) {
-            fprintf(stderr, "tokengate check: %s needs a value\n%s", argument, check_usage);
-            goto done;
-        }
+    static const struct option options[] = {
+        {"token", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0; /* GNU getopt: start afresh (main() parsed its own options) */
+    opterr = 0;
+    int option;
+    while ((option = getopt_long(argc, argv, "c:X:H:", options, NULL)) != -1) {
         if (count >= CHECK_PARAMS_MAX) {
             fprintf(stderr, "tokengate check: too many headers\n");
             goto done;
         }
-        if (!strcmp(argument, "-c")) {
-            config_path = argv[++i];
-        } else if (!strcmp(argument, "-X")) {
-            method = argv[++i];
-        } else if (!strcmp(argument, "-H")) {
-            if (!(params[count++] = header_param(argv[++i]))) {
+        switch (option) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'X':
+            method = optarg;
+            break;
+        case 'H':
+            if (!(params[count++] = header_param(optarg))) {
                 fprintf(stderr, "tokengate check: -H expects 'Name: value'\n");
                 goto done;
             }
-        } else if (!strcmp(argument, "--token")) {
-            if (!(params[count++] = param_format("HTTP_AUTHORIZATION", "Bearer ", argv[++i])))
+            break;
+        case 'T':
+            if (!(params[count++] = param_format("HTTP_AUTHORIZATION", "Bearer ", optarg)))
                 goto done;
-        } else if (argument[0] == '-' && argument[1]) {
-            fprintf(stderr, "tokengate check: unknown option %s\n%s", argument, check_usage);
+            break;
+        default:
+            fprintf(stderr, "tokengate check: %s %s\n%s",
+                    optopt ? "option needs a value or is unknown:" : "unknown option",
+                    argv[optind - 1], check_usage);
             goto done;
-        } else if (uri) {
-            fprintf(stderr, "tokengate check: give one URI\n%s", check_usage);
-            goto done;
-        } else {
-            uri = argument;
         }
     }
+    if (optind < argc - 1) {
+        fprintf(stderr, "tokengate check: give one URI\n%s", check_usage);
+        goto done;
+    }
+    uri = optind < argc ? argv[optind] : NULL;
     if (!uri) {
         fputs(check_usage, stderr);
         goto done;

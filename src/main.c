@@ -2,6 +2,7 @@
 /* main.c - tokengate's command line: dispatch to serve, check, mint, -t. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,36 +48,50 @@ int main(int argc, char **argv)
         return 1;
     const char *config_argument = NULL;
     bool test_only = false;
-    int i = 1;
     /* libcurl's global state must be set up before any thread exists. */
     if (tg_http_global_init() != 0) {
         fputs("tokengate: libcurl failed to initialise\n", stderr);
         return 1;
     }
-    for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--version")) {
+    static const struct option options[] = {
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int option;
+    /* "+": the options before a command (check, mint) are tokengate's; the
+     * rest belong to the command. */
+    while ((option = getopt_long(argc, argv, "+c:th", options, NULL)) != -1) {
+        switch (option) {
+        case 'V':
             printf("tokengate %s\n", PACKAGE_VERSION);
             return 0;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        case 'h':
             fputs(usage_text, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "-t")) {
+        case 't':
             test_only = true;
-        } else if (!strcmp(argv[i], "-c")) {
-            if (++i >= argc) {
-                fputs("tokengate: -c needs a FILE\n", stderr);
-                return 2;
-            }
-            config_argument = argv[i];
-        } else {
             break;
+        case 'c':
+            config_argument = optarg;
+            break;
+        default:
+            if (optopt == 'c')
+                fprintf(stderr, "tokengate: -c needs a FILE\n%s", usage_text);
+            else
+                fprintf(stderr, "tokengate: unexpected argument %s\n%s", argv[optind - 1],
+                        usage_text);
+            return 2;
         }
     }
+    int i = optind;
     if (i < argc && !test_only) {
+        /* Each command sees itself as argv[0], as getopt expects. */
         if (!strcmp(argv[i], "check"))
-            return tg_cli_check(argc - i - 1, argv + i + 1, config_argument);
+            return tg_cli_check(argc - i, argv + i, config_argument);
         if (!strcmp(argv[i], "mint"))
-            return tg_cli_mint(argc - i - 1, argv + i + 1);
+            return tg_cli_mint(argc - i, argv + i);
     }
     if (i < argc) {
         fprintf(stderr, "tokengate: unexpected argument '%s'\n%s", argv[i], usage_text);

@@ -5,6 +5,7 @@
  * minted token exercises exactly the path a provider's token takes.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,37 +87,47 @@ int tg_cli_mint(int argc, char **argv)
 {
     const char *key_path = NULL, *alg_name = NULL, *kid = NULL, *claims_source = NULL;
     long ttl = 3600;
-    for (int i = 0; i < argc; i++) {
-        const char *argument = argv[i];
-        bool takes_value = !strcmp(argument, "--key") || !strcmp(argument, "--alg") ||
-                           !strcmp(argument, "--kid") || !strcmp(argument, "--ttl");
-        if (takes_value && i + 1 >= argc) {
-            fprintf(stderr, "tokengate mint: %s needs a value\n%s", argument, mint_usage);
-            return 2;
-        }
-        if (!strcmp(argument, "--key")) {
-            key_path = argv[++i];
-        } else if (!strcmp(argument, "--alg")) {
-            alg_name = argv[++i];
-        } else if (!strcmp(argument, "--kid")) {
-            kid = argv[++i];
-        } else if (!strcmp(argument, "--ttl")) {
-            char *end;
-            ttl = strtol(argv[++i], &end, 10);
-            if (*end || ttl < -TG_TIME_MAX || ttl > TG_TIME_MAX) {
+    static const struct option options[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"alg", required_argument, NULL, 'a'},
+        {"kid", required_argument, NULL, 'i'},
+        {"ttl", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0; /* GNU getopt: start afresh (main() parsed its own options) */
+    opterr = 0;
+    int option;
+    /* A required value is taken even when it starts with "-" (--ttl -600). */
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        char *end;
+        switch (option) {
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'a':
+            alg_name = optarg;
+            break;
+        case 'i':
+            kid = optarg;
+            break;
+        case 't':
+            ttl = strtol(optarg, &end, 10);
+            if (!optarg[0] || *end || ttl < -TG_TIME_MAX || ttl > TG_TIME_MAX) {
                 fprintf(stderr, "tokengate mint: --ttl expects seconds\n");
                 return 2;
             }
-        } else if (argument[0] == '-' && argument[1]) {
-            fprintf(stderr, "tokengate mint: unknown option %s\n%s", argument, mint_usage);
+            break;
+        default:
+            fprintf(stderr, "tokengate mint: unknown option, or one without its value: %s\n%s",
+                    argv[optind - 1], mint_usage);
             return 2;
-        } else if (claims_source) {
-            fprintf(stderr, "tokengate mint: give one claims file\n%s", mint_usage);
-            return 2;
-        } else {
-            claims_source = argument;
         }
     }
+    if (optind < argc - 1) {
+        fprintf(stderr, "tokengate mint: give one claims file\n%s", mint_usage);
+        return 2;
+    }
+    claims_source = optind < argc ? argv[optind] : NULL;
     if (!key_path) {
         fputs(mint_usage, stderr);
         return 2;

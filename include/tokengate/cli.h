@@ -6,7 +6,10 @@
 #ifndef TOKENGATE_CLI_H
 #define TOKENGATE_CLI_H
 
-/* tokengate check: decide one request offline, print the response.
+/* The commands take their own arguments with the command's name as
+ * ARGV[0] (as getopt_long expects).
+ *
+ * tokengate check: decide one request offline, print the response.
  * 0 for 200, 1 for any other status, 2 for usage or configuration errors. */
 int tg_cli_check(int argc, char **argv, const char *config_path);
 

@@ -170,6 +170,12 @@ expect "check: traversal into /app is 401" 1 "$TOKENGATE" check -c "$WORK/tokeng
 expect "check: encoded traversal is 401" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /public/%2e%2e/app/x
 expect "check: NUL is 400" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" /app/%00
 contains "400 status" "$WORK/out" "Status: 400"
+expect "check: --token=T, options after the URI" 0 "$TOKENGATE" check /api/org/o-1/billing --token="$OWNER" -c "$WORK/tokengate.conf"
+expect "check: a value that starts with -" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" -H "X-A: -b" /app/x
+expect "check: two URIs" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf" /app/x /app/y
+expect "check: an option without its value" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf" /app/x -X
+expect "-c without a FILE" 2 "$TOKENGATE" -c
+contains "-c says what it needs" "$WORK/err" "tokengate: -c needs a FILE"
 expect "check: usage error" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf"
 expect "check: bad header" 2 "$TOKENGATE" check -c "$WORK/tokengate.conf" -H "nocolon" /app/x
 expect "check: broken configuration is exit 2" 2 "$TOKENGATE" check -c "$WORK/broken.conf" /app/x
@@ -182,6 +188,8 @@ contains "ES256 user" "$WORK/out" "Variable-AUTH_USER_ID: u-stdin"
 expect "mint an expired token" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --ttl -600 "$WORK/owner.json"
 expect "check refuses it" 1 "$TOKENGATE" check -c "$WORK/tokengate.conf" --token "$(cat "$WORK/out")" /app/x
 contains "expired description" "$WORK/out" 'error_description="the token has expired"'
+expect "mint --ttl=-60 (a negative value)" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --ttl=-60 "$WORK/owner.json"
+expect "mint --ttl -60 (the value as the next argument)" 0 "$TOKENGATE" mint --key "$WORK/rsa.pem" --ttl -60 "$WORK/owner.json"
 expect "mint without --key" 2 "$TOKENGATE" mint "$WORK/owner.json"
 expect "mint with bad claims" 2 sh -c "echo '[1,2]' | '$TOKENGATE' mint --key '$WORK/rsa.pem' -"
 expect "mint with an unknown algorithm" 2 "$TOKENGATE" mint --key "$WORK/rsa.pem" --alg none "$WORK/owner.json"
