@@ -278,13 +278,26 @@ static enum tg_refusal jwt_refusal(enum tg_jwt_status status)
     }
 }
 
-/* Verifies the token and applies the rule. Returns after setting the
- * decision; OPTIONAL says a bad credential means anonymous, not 401. */
-static void token_decide(const struct tg_config *config, const struct tg_keyset *keys,
-                         struct tg_cache *cache, const struct tg_request *request,
-                         const struct tg_rule *rule, const char *org_id, const char *token,
-                         size_t token_len, bool optional, struct tg_decision *decision)
+/* What one decision works with, passed whole to the steps below. */
+struct deciding {
+    const struct tg_config *config;
+    const struct tg_keyset *keys;
+    struct tg_cache *cache;
+    const struct tg_request *request;
+    const struct tg_rule *rule;      /* NULL: the default policy */
+    struct tg_decision *decision;
+};
+
+/* Verifies the token (TOKEN_LEN bytes) and applies the rule, with ORG_ID
+ * the organisation the request names (NULL: none). OPTIONAL says a bad
+ * credential means anonymous, not 401. */
+static void token_decide(const struct deciding *deciding, const char *org_id, const char *token,
+                         size_t token_len, bool optional)
 {
+    const struct tg_config *config = deciding->config;
+    const struct tg_keyset *keys = deciding->keys;
+    const struct tg_rule *rule = deciding->rule;
+    struct tg_decision *decision = deciding->decision;
     if (keys->count == 0) {
         refuse(decision, 503, TG_REFUSAL_NO_KEYS, "temporarily_unavailable",
                "no verification key is loaded yet");
@@ -298,10 +311,10 @@ static void token_decide(const struct tg_config *config, const struct tg_keyset 
         .issuer = config->issuer,
         .audience = config->audience,
         .leeway = config->leeway,
-        .cache = cache,
+        .cache = deciding->cache,
     };
     enum tg_jwt_status status =
-        tg_jwt_verify(&policy, token, token_len, request->now, &decision->claims);
+        tg_jwt_verify(&policy, token, token_len, deciding->request->now, &decision->claims);
     decision->key_unknown =
         status == TG_JWT_UNKNOWN_KID || status == TG_JWT_BAD_SIGNATURE_UNKNOWN_KID;
     const char *why = tg_jwt_status_describe(status);
@@ -426,8 +439,8 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                    "no bearer token in the request");
         return;
     }
-    token_decide(config, keys, cache, request, rule, named ? org_id : NULL, token, token_len,
-                 optional, decision);
+    const struct deciding deciding = {config, keys, cache, request, rule, decision};
+    token_decide(&deciding, named ? org_id : NULL, token, token_len, optional);
 }
 
 const char *tg_decision_variable(const struct tg_decision *decision, const char *name)
