@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,19 +197,91 @@ static bool words_each(const char *value, bool (*add)(struct parser *, const cha
     return true;
 }
 
-/* ---- [tokengate] --------------------------------------------------------- */
+/* ---- keys as table rows -------------------------------------------------- */
 
-enum tokengate_key {
-    KEY_LISTEN, KEY_THREADS, KEY_DEFAULT, KEY_REALM, KEY_VARIABLE_PREFIX, KEY_LOG_LEVEL,
-    KEY_CACHE_SIZE, KEY_STATE_DIR, KEY_SOCKET_MODE, KEY_SOCKET_OWNER, KEY_CACHE_MEMORY,
-    KEY_REQUEST_TIMEOUT, KEY_MAX_CONNECTIONS, KEY_MAX_REQUEST_BYTES, KEY_STATUS_LISTEN,
-    KEY_LOG_FORMAT
+/* How a key's value is read. Numbers and choices are converted here;
+ * anything with rules of its own has a SET function. */
+enum key_kind {
+    KIND_LONG,      /* a decimal number from MIN to MAX, stored in a long */
+    KIND_INT,       /* the same, stored in an int */
+    KIND_CHOICE,    /* one of CHOICES, stored as its index in an int (an enum) */
+    KIND_STRING,    /* a single-line text that VALID accepts (NULL: any), copied */
+    KIND_CUSTOM,    /* read by SET */
 };
-static const char *const tokengate_keys[] = {
-    "listen", "threads", "default", "realm", "variable_prefix", "log_level", "cache_size",
-    "state_dir", "socket_mode", "socket_owner", "cache_memory", "request_timeout",
-    "max_connections", "max_request_bytes", "status_listen", "log_format", NULL
+
+struct key {
+    const char *name;
+    enum key_kind kind;
+    size_t offset;              /* where the value goes in the section's struct */
+    size_t line_offset;         /* where its line number goes (an int), or NO_LINE */
+    long min, max;              /* KIND_LONG, KIND_INT */
+    const char *expected;       /* what a bad value should have been, for the message */
+    const char *const *choices; /* KIND_CHOICE, NULL-terminated, in the enum's order */
+    bool (*valid)(const char *value);                                /* KIND_STRING */
+    void (*set)(struct parser *parser, const struct key *key, const char *value); /* CUSTOM */
+    bool repeatable;
 };
+
+#define NO_LINE ((size_t)-1)
+#define CONFIG_FIELD(field) offsetof(struct tg_config, field)
+#define RULE_FIELD(field) offsetof(struct tg_rule, field)
+/* A number of the configuration from LOW to HIGH, in UNIT. */
+#define NUMBER(key_name, number_kind, field, low, high, unit)                                   \
+    {.name = key_name, .kind = number_kind, .offset = CONFIG_FIELD(field),                      \
+     .line_offset = NO_LINE, .min = low, .max = high, .expected = unit}
+
+/* The struct a key of the current section is stored in. */
+static char *key_target(struct parser *parser)
+{
+    return parser->section == SECTION_RULE ? (char *)parser->rule : (char *)parser->config;
+}
+
+static void key_store(struct parser *parser, const struct key *key, const char *value)
+{
+    char *target = key_target(parser);
+    long number;
+    if (key->line_offset != NO_LINE)
+        *(int *)(target + key->line_offset) = parser->line;
+    switch (key->kind) {
+    case KIND_LONG:
+    case KIND_INT:
+        if (!parse_long(value, key->min, key->max, &number)) {
+            problem(parser, "%s: expected %s from %ld to %ld, got '%s'", key->name,
+                    key->expected, key->min, key->max, value);
+        } else if (key->kind == KIND_LONG) {
+            *(long *)(target + key->offset) = number;
+        } else {
+            *(int *)(target + key->offset) = (int)number;
+        }
+        break;
+    case KIND_CHOICE:
+        for (int i = 0; key->choices[i]; i++)
+            if (strcmp(value, key->choices[i]) == 0) {
+                *(int *)(target + key->offset) = i;
+                return;
+            }
+        problem(parser, "%s: expected %s, got '%s'", key->name, key->expected, value);
+        break;
+    case KIND_STRING:
+        if (has_control_character(value) || (key->valid && !key->valid(value)))
+            problem(parser, "%s: expected %s, got '%s'", key->name, key->expected, value);
+        else
+            string_set(parser, (char **)(target + key->offset), value);
+        break;
+    case KIND_CUSTOM:
+        key->set(parser, key, value);
+        break;
+    }
+}
+
+/* For SET functions that validate a text themselves: stores it as
+ * KIND_STRING would. */
+static void key_string_set(struct parser *parser, const struct key *key, const char *value)
+{
+    string_set(parser, (char **)(key_target(parser) + key->offset), value);
+}
+
+/* ---- [tokengate] --------------------------------------------------------- */
 
 static bool listen_valid(const char *value)
 {
@@ -219,144 +292,80 @@ static bool listen_valid(const char *value)
     return colon && colon != value && parse_long(colon + 1, 1, 65535, &port);
 }
 
-static void tokengate_key_set(struct parser *parser, int key, const char *value)
+static bool socket_owner_valid(const char *value)
 {
-    struct tg_config *config = parser->config;
-    long number;
-    switch (key) {
-    case KEY_LISTEN:
-        if (!listen_valid(value))
-            problem(parser, "listen: expected host:port or an absolute unix socket path, got '%s'",
-                    value);
-        else
-            string_set(parser, &config->listen, value);
-        config->listen_line = parser->line;
-        break;
-    case KEY_STATUS_LISTEN:
-        if (!listen_valid(value))
-            problem(parser, "status_listen: expected host:port or an absolute unix socket path, "
-                            "got '%s'", value);
-        else
-            string_set(parser, &config->status_listen, value);
-        config->status_listen_line = parser->line;
-        break;
-    case KEY_LOG_FORMAT:
-        if ((config->log_format = tg_log_format_parse(value)) < 0) {
-            config->log_format = TG_LOG_FORMAT_TEXT;
-            problem(parser, "log_format: expected text or json, got '%s'", value);
-        }
-        break;
-    case KEY_SOCKET_MODE: {
-        char *end;
-        errno = 0;
-        number = strtol(value, &end, 8);
-        if (!value[0] || *end || errno || number < 0 || number > 0777)
-            problem(parser, "socket_mode: expected octal permissions such as 0660, got '%s'",
-                    value);
-        else
-            config->socket_mode = number;
-        break;
-    }
-    case KEY_SOCKET_OWNER:
-        if (!value[0] || strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                       "0123456789_.-:") != strlen(value))
-            problem(parser, "socket_owner: expected user or user:group, got '%s'", value);
-        else
-            string_set(parser, &config->socket_owner, value);
-        config->socket_owner_line = parser->line;
-        break;
-    case KEY_THREADS:
-        if (!parse_long(value, 1, 256, &number))
-            problem(parser, "threads: expected a number from 1 to 256, got '%s'", value);
-        else
-            config->threads = (int)number;
-        break;
-    case KEY_DEFAULT:
-        if (!strcmp(value, "deny"))
-            config->default_policy = TG_DEFAULT_DENY;
-        else if (!strcmp(value, "user"))
-            config->default_policy = TG_DEFAULT_USER;
-        else if (!strcmp(value, "open"))
-            config->default_policy = TG_DEFAULT_OPEN;
-        else
-            problem(parser, "default: expected deny, user or open, got '%s'", value);
-        break;
-    case KEY_REALM:
-        if (!value[0] || strlen(value) > 128 || strpbrk(value, "\"\\") ||
-            has_control_character(value))
-            problem(parser, "realm: 1 to 128 characters without \" or \\");
-        else
-            string_set(parser, &config->realm, value);
-        break;
-    case KEY_VARIABLE_PREFIX:
-        if (strlen(value) > 32 || strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                                      strlen(value))
-            problem(parser, "variable_prefix: at most 32 of A-Z, 0-9 and _, got '%s'", value);
-        else
-            string_set(parser, &config->variable_prefix, value);
-        break;
-    case KEY_LOG_LEVEL:
-        if ((config->log_level = tg_log_level_parse(value)) < 0) {
-            config->log_level = TG_LOG_INFO;
-            problem(parser, "log_level: expected error, warn, info or debug, got '%s'", value);
-        }
-        break;
-    case KEY_CACHE_SIZE:
-        if (!parse_long(value, 0, 10000000, &number))
-            problem(parser, "cache_size: expected a number from 0 to 10000000, got '%s'", value);
-        else
-            config->cache_size = number;
-        break;
-    case KEY_REQUEST_TIMEOUT:
-        if (!parse_long(value, 1, 3600, &number))
-            problem(parser, "request_timeout: expected seconds from 1 to 3600, got '%s'", value);
-        else
-            config->request_timeout = number;
-        break;
-    case KEY_MAX_CONNECTIONS:
-        if (!parse_long(value, 1, TG_MAX_CONNECTIONS_LIMIT, &number))
-            problem(parser, "max_connections: expected a number from 1 to %d, got '%s'",
-                    TG_MAX_CONNECTIONS_LIMIT, value);
-        else
-            config->max_connections = number;
-        break;
-    case KEY_MAX_REQUEST_BYTES:
-        if (!parse_long(value, TG_MAX_REQUEST_BYTES_MIN, TG_MAX_REQUEST_BYTES_LIMIT, &number))
-            problem(parser, "max_request_bytes: expected a number from %d to %d, got '%s'",
-                    TG_MAX_REQUEST_BYTES_MIN, TG_MAX_REQUEST_BYTES_LIMIT, value);
-        else
-            config->max_request_bytes = number;
-        break;
-    case KEY_CACHE_MEMORY:
-        if (!parse_long(value, 1, 65536, &number))
-            problem(parser, "cache_memory: expected MiB from 1 to 65536, got '%s'", value);
-        else
-            config->cache_memory = number;
-        break;
-    case KEY_STATE_DIR:
-        if (value[0] != '/')
-            problem(parser, "state_dir: expected an absolute path, got '%s'", value);
-        else
-            string_set(parser, &config->state_dir, value);
-        config->state_dir_line = parser->line;
-        break;
-    }
+    return value[0] && strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_.-:") == strlen(value);
 }
 
-/* ---- [token] ------------------------------------------------------------- */
+static bool realm_valid(const char *value)
+{
+    return value[0] && strlen(value) <= 128 && !strpbrk(value, "\"\\");
+}
 
-enum token_key {
-    KEY_VERIFIER_KEY, KEY_JWKS, KEY_OIDC_ISSUER, KEY_HMAC_SECRET_FILE, KEY_AUTH_URL,
-    KEY_API_KEY_FILE, KEY_BACKEND_URL, KEY_ISSUER, KEY_AUDIENCE, KEY_ALGORITHMS, KEY_LEEWAY,
-    KEY_COOKIE, KEY_REFRESH_INTERVAL, KEY_REFRESH_MIN_INTERVAL, KEY_CA_FILE
+static bool variable_prefix_valid(const char *value)
+{
+    return strlen(value) <= 32 &&
+           strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(value);
+}
+
+static bool absolute_path_valid(const char *value) { return value[0] == '/'; }
+
+static void socket_mode_set(struct parser *parser, const struct key *key, const char *value)
+{
+    char *end;
+    errno = 0;
+    long number = strtol(value, &end, 8);
+    if (!value[0] || *end || errno || number < 0 || number > 0777)
+        problem(parser, "%s: expected octal permissions such as 0660, got '%s'", key->name,
+                value);
+    else
+        parser->config->socket_mode = number;
+}
+
+/* Choices in the order of their enums. */
+static const char *const default_choices[] = {"deny", "user", "open", NULL};
+static const char *const log_level_choices[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_format_choices[] = {"text", "json", NULL};
+_Static_assert(TG_DEFAULT_DENY == 0 && TG_DEFAULT_USER == 1 && TG_DEFAULT_OPEN == 2,
+               "default_choices follows enum tg_default_policy");
+_Static_assert(TG_LOG_ERROR == 0 && TG_LOG_WARN == 1 && TG_LOG_INFO == 2 && TG_LOG_DEBUG == 3,
+               "log_level_choices follows enum tg_log_level");
+_Static_assert(TG_LOG_FORMAT_TEXT == 0 && TG_LOG_FORMAT_JSON == 1,
+               "log_format_choices follows enum tg_log_format");
+
+static const struct key tokengate_keys[] = {
+    {"listen", KIND_STRING, CONFIG_FIELD(listen), CONFIG_FIELD(listen_line),
+     .expected = "host:port or an absolute unix socket path", .valid = listen_valid},
+    NUMBER("threads", KIND_INT, threads, 1, 256, "a number"),
+    {"default", KIND_CHOICE, CONFIG_FIELD(default_policy), NO_LINE,
+     .expected = "deny, user or open", .choices = default_choices},
+    {"realm", KIND_STRING, CONFIG_FIELD(realm), NO_LINE,
+     .expected = "1 to 128 characters without \" or \\", .valid = realm_valid},
+    {"variable_prefix", KIND_STRING, CONFIG_FIELD(variable_prefix), NO_LINE,
+     .expected = "at most 32 of A-Z, 0-9 and _", .valid = variable_prefix_valid},
+    {"log_level", KIND_CHOICE, CONFIG_FIELD(log_level), NO_LINE,
+     .expected = "error, warn, info or debug", .choices = log_level_choices},
+    NUMBER("cache_size", KIND_LONG, cache_size, 0, 10000000, "a number"),
+    {"state_dir", KIND_STRING, CONFIG_FIELD(state_dir), CONFIG_FIELD(state_dir_line),
+     .expected = "an absolute path", .valid = absolute_path_valid},
+    {"socket_mode", KIND_CUSTOM, .line_offset = NO_LINE, .set = socket_mode_set},
+    {"socket_owner", KIND_STRING, CONFIG_FIELD(socket_owner), CONFIG_FIELD(socket_owner_line),
+     .expected = "user or user:group", .valid = socket_owner_valid},
+    NUMBER("cache_memory", KIND_LONG, cache_memory, 1, 65536, "MiB"),
+    NUMBER("request_timeout", KIND_LONG, request_timeout, 1, 3600, "seconds"),
+    NUMBER("max_connections", KIND_LONG, max_connections, 1, TG_MAX_CONNECTIONS_LIMIT,
+           "a number"),
+    NUMBER("max_request_bytes", KIND_LONG, max_request_bytes, TG_MAX_REQUEST_BYTES_MIN,
+           TG_MAX_REQUEST_BYTES_LIMIT, "a number"),
+    {"status_listen", KIND_STRING, CONFIG_FIELD(status_listen), CONFIG_FIELD(status_listen_line),
+     .expected = "host:port or an absolute unix socket path", .valid = listen_valid},
+    {"log_format", KIND_CHOICE, CONFIG_FIELD(log_format), NO_LINE, .expected = "text or json",
+     .choices = log_format_choices},
+    {NULL},
 };
-static const char *const token_keys[] = {
-    "verifier_key", "jwks", "oidc_issuer", "hmac_secret_file", "auth_url", "api_key_file",
-    "backend_url", "issuer", "audience", "algorithms", "leeway", "cookie", "refresh_interval",
-    "refresh_min_interval", "ca_file", NULL
-};
-static const unsigned long long repeatable_token_keys =
-    1ull << KEY_VERIFIER_KEY | 1ull << KEY_JWKS;
+
+/* ---- [token] ------------------------------------------------------------- */
 
 static bool algorithm_add(struct parser *parser, const char *name, size_t len)
 {
@@ -371,6 +380,13 @@ static bool algorithm_add(struct parser *parser, const char *name, size_t len)
     return true;
 }
 
+static void algorithms_set(struct parser *parser, const struct key *key, const char *value)
+{
+    parser->config->algorithms = 0;
+    if (words_each(value, algorithm_add, parser) && parser->config->algorithms == 0)
+        problem(parser, "%s: name at least one algorithm", key->name);
+}
+
 static void source_add(struct parser *parser, const char *key, struct tg_config_source *sources,
                        size_t *count, const char *value)
 {
@@ -383,122 +399,112 @@ static void source_add(struct parser *parser, const char *key, struct tg_config_
     (*count)++;
 }
 
-static bool cookie_name_valid(const char *value)
+static void verifier_key_set(struct parser *parser, const struct key *key, const char *value)
 {
-    for (const char *p = value; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *p))
-            return false;
-    return value[0] != '\0';
+    struct tg_config *config = parser->config;
+    source_add(parser, key->name, config->verifier_keys, &config->verifier_key_count, value);
 }
 
-static void token_key_set(struct parser *parser, int key, const char *value)
+static void jwks_set(struct parser *parser, const struct key *key, const char *value)
+{
+    struct tg_config *config = parser->config;
+    if (tg_config_source_is_url(value) && !tg_http_url_allowed(value))
+        problem(parser, "%s: expected a file or an https:// URL, got '%s'", key->name, value);
+    else
+        source_add(parser, key->name, config->jwks, &config->jwks_count, value);
+}
+
+static void hmac_secret_file_set(struct parser *parser, const struct key *key, const char *value)
+{
+    (void)key;
+    struct tg_config_source *source = &parser->config->hmac_secret_file;
+    free(source->value);
+    source->value = string_dup(parser, value);
+    source->line = parser->line;
+}
+
+/* An https URL where keys are fetched from: OIDC_ISSUER and BACKEND_URL. */
+static void fetch_url_set(struct parser *parser, const struct key *key, const char *value)
+{
+    /* backend_url gets API paths appended: room is kept for them. */
+    size_t room = strcmp(key->name, "backend_url") == 0 ? TG_URL_MAX - 64 : TG_URL_MAX;
+    if (!tg_http_url_allowed(value) || strlen(value) >= room)
+        problem(parser, "%s: expected an https:// URL (http:// only to loopback), got '%s'",
+                key->name, value);
+    else
+        key_string_set(parser, key, value);
+}
+
+static void auth_url_set(struct parser *parser, const struct key *key, const char *value)
 {
     struct tg_config *config = parser->config;
     char authority[256];
-    long number;
-    switch (key) {
-    case KEY_VERIFIER_KEY:
-        source_add(parser, "verifier_key", config->verifier_keys, &config->verifier_key_count,
-                   value);
-        break;
-    case KEY_JWKS:
-        if (tg_config_source_is_url(value) && !tg_http_url_allowed(value))
-            problem(parser, "jwks: expected a file or an https:// URL, got '%s'", value);
-        else
-            source_add(parser, "jwks", config->jwks, &config->jwks_count, value);
-        break;
-    case KEY_OIDC_ISSUER:
-        if (!tg_http_url_allowed(value) || strlen(value) >= TG_URL_MAX) {
-            problem(parser, "oidc_issuer: expected an https:// URL, got '%s'", value);
-        } else {
-            string_set(parser, &config->oidc_issuer, value);
-            config->oidc_issuer_line = parser->line;
-        }
-        break;
-    case KEY_HMAC_SECRET_FILE:
-        free(config->hmac_secret_file.value);
-        config->hmac_secret_file.value = string_dup(parser, value);
-        config->hmac_secret_file.line = parser->line;
-        break;
-    case KEY_AUTH_URL:
-        if (!url_authority(value, false, false, authority, sizeof authority)) {
-            problem(parser, "auth_url: expected https://HOST[:PORT], got '%s'", value);
-        } else {
-            string_set(parser, &config->auth_url, value);
-            string_set(parser, &config->auth_authority, authority);
-            /* PropelAuth's issuer is always https://HOST[:PORT], whatever
-             * scheme or path the auth URL was written with. */
-            char issuer[300];
-            snprintf(issuer, sizeof issuer, "https://%s", authority);
-            if (config->issuer && strcmp(config->issuer, issuer) != 0)
-                problem(parser, "auth_url implies issuer %s, but issuer is %s", issuer,
-                        config->issuer);
-            else
-                string_set(parser, &config->issuer, issuer);
-        }
-        break;
-    case KEY_API_KEY_FILE:
-        string_set(parser, &config->api_key_file, value);
-        config->api_key_file_line = parser->line;
-        break;
-    case KEY_BACKEND_URL:
-        /* The API key travels to this URL: never in clear beyond loopback. */
-        if (!tg_http_url_allowed(value) || strlen(value) >= TG_URL_MAX - 64)
-            problem(parser, "backend_url: expected an https:// URL (http:// only to loopback), "
-                            "got '%s'", value);
-        else
-            string_set(parser, &config->backend_url, value);
-        break;
-    case KEY_ISSUER:
-        if (!value[0] || has_control_character(value))
-            problem(parser, "issuer: must not be empty");
-        else if (config->issuer && config->auth_url && strcmp(config->issuer, value) != 0)
-            problem(parser, "issuer %s differs from %s, which auth_url implies", value,
-                    config->issuer);
-        else
-            string_set(parser, &config->issuer, value);
-        break;
-    case KEY_AUDIENCE:
-        string_set(parser, &config->audience, value);
-        break;
-    case KEY_ALGORITHMS:
-        config->algorithms = 0;
-        if (words_each(value, algorithm_add, parser) && config->algorithms == 0)
-            problem(parser, "algorithms: name at least one algorithm");
-        break;
-    case KEY_LEEWAY:
-        if (!parse_long(value, 0, 3600, &number))
-            problem(parser, "leeway: expected seconds from 0 to 3600, got '%s'", value);
-        else
-            config->leeway = number;
-        break;
-    case KEY_COOKIE:
-        if (value[0] && !cookie_name_valid(value))
-            problem(parser, "cookie: '%s' is not a valid cookie name", value);
-        else
-            string_set(parser, &config->cookie, value);
-        break;
-    case KEY_REFRESH_INTERVAL:
-    case KEY_REFRESH_MIN_INTERVAL:
-        if (!parse_long(value, 1, 86400 * 7, &number))
-            problem(parser, "%s: expected seconds from 1 to 604800, got '%s'", token_keys[key],
-                    value);
-        else if (key == KEY_REFRESH_INTERVAL)
-            config->refresh_interval = number;
-        else
-            config->refresh_min_interval = number;
-        break;
-    case KEY_CA_FILE:
-        string_set(parser, &config->ca_file, value);
-        config->ca_file_line = parser->line;
-        break;
+    if (!url_authority(value, false, false, authority, sizeof authority)) {
+        problem(parser, "%s: expected https://HOST[:PORT], got '%s'", key->name, value);
+        return;
     }
+    string_set(parser, &config->auth_url, value);
+    string_set(parser, &config->auth_authority, authority);
+    /* PropelAuth's issuer is always https://HOST[:PORT], whatever scheme or
+     * path the auth URL was written with. */
+    char issuer[300];
+    snprintf(issuer, sizeof issuer, "https://%s", authority);
+    if (config->issuer && strcmp(config->issuer, issuer) != 0)
+        problem(parser, "auth_url implies issuer %s, but issuer is %s", issuer, config->issuer);
+    else
+        string_set(parser, &config->issuer, issuer);
 }
+
+static void issuer_set(struct parser *parser, const struct key *key, const char *value)
+{
+    struct tg_config *config = parser->config;
+    if (!value[0] || has_control_character(value))
+        problem(parser, "%s: must not be empty", key->name);
+    else if (config->issuer && config->auth_url && strcmp(config->issuer, value) != 0)
+        problem(parser, "issuer %s differs from %s, which auth_url implies", value,
+                config->issuer);
+    else
+        string_set(parser, &config->issuer, value);
+}
+
+static bool cookie_name_valid(const char *value)
+{
+    for (const char *p = value; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+            strchr("()<>@,;:\\\"/[]?={}", *p))
+            return false;
+    return true; /* empty: no cookie */
+}
+
+static const struct key token_keys[] = {
+    {"verifier_key", KIND_CUSTOM, .line_offset = NO_LINE, .set = verifier_key_set,
+     .repeatable = true},
+    {"jwks", KIND_CUSTOM, .line_offset = NO_LINE, .set = jwks_set, .repeatable = true},
+    {"oidc_issuer", KIND_CUSTOM, CONFIG_FIELD(oidc_issuer), CONFIG_FIELD(oidc_issuer_line),
+     .set = fetch_url_set},
+    {"hmac_secret_file", KIND_CUSTOM, .line_offset = NO_LINE, .set = hmac_secret_file_set},
+    {"auth_url", KIND_CUSTOM, .line_offset = NO_LINE, .set = auth_url_set},
+    {"api_key_file", KIND_STRING, CONFIG_FIELD(api_key_file), CONFIG_FIELD(api_key_file_line),
+     .expected = "a file"},
+    {"backend_url", KIND_CUSTOM, CONFIG_FIELD(backend_url), NO_LINE, .set = fetch_url_set},
+    {"issuer", KIND_CUSTOM, .line_offset = NO_LINE, .set = issuer_set},
+    {"audience", KIND_STRING, CONFIG_FIELD(audience), NO_LINE, .expected = "a text"},
+    {"algorithms", KIND_CUSTOM, .line_offset = NO_LINE, .set = algorithms_set},
+    NUMBER("leeway", KIND_LONG, leeway, 0, 3600, "seconds"),
+    {"cookie", KIND_STRING, CONFIG_FIELD(cookie), NO_LINE, .expected = "a cookie name",
+     .valid = cookie_name_valid},
+    NUMBER("refresh_interval", KIND_LONG, refresh_interval, 1, 86400 * 7, "seconds"),
+    NUMBER("refresh_min_interval", KIND_LONG, refresh_min_interval, 1, 86400 * 7, "seconds"),
+    {"ca_file", KIND_STRING, CONFIG_FIELD(ca_file), CONFIG_FIELD(ca_file_line),
+     .expected = "a file"},
+    {NULL},
+};
 
 /* ---- [roles] ------------------------------------------------------------- */
 
-static void roles_key_set(struct parser *parser, const char *value)
+static void hierarchy_set(struct parser *parser, const struct key *key, const char *value)
 {
+    (void)key;
     struct tg_role_hierarchy *hierarchy = &parser->config->hierarchy;
     const char *cursor = value;
     while (*cursor) {
@@ -537,16 +543,13 @@ static void roles_key_set(struct parser *parser, const char *value)
     }
 }
 
-/* ---- [rule NAME] --------------------------------------------------------- */
+static const struct key roles_keys[] = {
+    {"hierarchy", KIND_CUSTOM, .line_offset = CONFIG_FIELD(hierarchy_line),
+     .set = hierarchy_set},
+    {NULL},
+};
 
-enum rule_key {
-    KEY_PATH, KEY_METHODS, KEY_REQUIRE, KEY_ORG, KEY_ROLE, KEY_MIN_ROLE, KEY_PERMISSION,
-    KEY_API_KEYS
-};
-static const char *const rule_keys[] = {
-    "path", "methods", "require", "org", "role", "min_role", "permission", "api_keys", NULL
-};
-static const unsigned long long repeatable_rule_keys = 1ull << KEY_PERMISSION;
+/* ---- [rule NAME] --------------------------------------------------------- */
 
 static bool method_add(struct parser *parser, const char *name, size_t len)
 {
@@ -579,77 +582,93 @@ static bool claim_name_valid(const char *value)
     return value[0] && !has_control_character(value) && !strchr(value, ',');
 }
 
-static void rule_key_set(struct parser *parser, int key, const char *value)
+static void path_set(struct parser *parser, const struct key *key, const char *value)
 {
     struct tg_rule *rule = parser->rule;
     const char *why;
-    bool flag;
-    switch (key) {
-    case KEY_PATH:
-        rule->path = string_dup(parser, value);
-        if (tg_rule_pattern_compile(rule, value, &why) != 0)
-            problem(parser, "path: %s", why);
-        break;
-    case KEY_METHODS:
-        words_each(value, method_add, parser);
-        break;
-    case KEY_REQUIRE:
-        parser->rule_require_line = parser->line;
-        if (!strcmp(value, "user"))
-            rule->require = TG_REQUIRE_USER;
-        else if (!strcmp(value, "optional"))
-            rule->require = TG_REQUIRE_OPTIONAL;
-        else if (!strcmp(value, "open"))
-            rule->require = TG_REQUIRE_OPEN;
-        else if (!strcmp(value, "deny"))
-            rule->require = TG_REQUIRE_DENY;
-        else
-            problem(parser, "require: expected user, optional, open or deny, got '%s'", value);
-        break;
-    case KEY_ORG: {
-        static const struct { const char *prefix; enum tg_org_source source; } sources[] = {
-            {"path:", TG_ORG_SOURCE_PATH}, {"query:", TG_ORG_SOURCE_QUERY},
-            {"header:", TG_ORG_SOURCE_HEADER}, {"id:", TG_ORG_SOURCE_ID},
-        };
-        for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
-            size_t prefix_len = strlen(sources[i].prefix);
-            if (strncmp(value, sources[i].prefix, prefix_len) == 0 && value[prefix_len] &&
-                !has_control_character(value + prefix_len) && !strchr(value + prefix_len, ' ')) {
-                rule->org_source = sources[i].source;
-                rule->org_value = string_dup(parser, value + prefix_len);
-                return;
-            }
-        }
-        problem(parser, "org: expected path:NAME, query:NAME, header:NAME or id:ORG_ID, got '%s'",
-                value);
-        break;
-    }
-    case KEY_ROLE:
-    case KEY_MIN_ROLE:
-        if (!claim_name_valid(value))
-            problem(parser, "%s: expected a role name", rule_keys[key]);
-        else
-            string_set(parser, key == KEY_ROLE ? &rule->role : &rule->min_role, value);
-        break;
-    case KEY_PERMISSION:
-        if (!claim_name_valid(value))
-            problem(parser, "permission: expected a permission name");
-        else if (rule->permission_count >= TG_PERMISSIONS_MAX)
-            problem(parser, "permission: at most %d per rule", TG_PERMISSIONS_MAX);
-        else
-            rule->permissions[rule->permission_count++] = string_dup(parser, value);
-        break;
-    case KEY_API_KEYS:
-        if (!parse_bool(value, &flag))
-            problem(parser, "api_keys: expected yes or no, got '%s'", value);
-        else if (flag)
-            problem(parser, "api_keys: end-user API key validation is not supported by this "
-                            "version yet");
-        else
-            rule->api_keys = false;
-        break;
-    }
+    rule->path = string_dup(parser, value);
+    if (tg_rule_pattern_compile(rule, value, &why) != 0)
+        problem(parser, "%s: %s", key->name, why);
 }
+
+static void methods_set(struct parser *parser, const struct key *key, const char *value)
+{
+    (void)key;
+    words_each(value, method_add, parser);
+}
+
+static const char *const require_choices[] = {"user", "optional", "open", "deny", NULL};
+_Static_assert(TG_REQUIRE_USER == 0 && TG_REQUIRE_OPTIONAL == 1 && TG_REQUIRE_OPEN == 2 &&
+                   TG_REQUIRE_DENY == 3,
+               "require_choices follows enum tg_require");
+
+static void require_set(struct parser *parser, const struct key *key, const char *value)
+{
+    parser->rule_require_line = parser->line;
+    for (int i = 0; require_choices[i]; i++)
+        if (strcmp(value, require_choices[i]) == 0) {
+            parser->rule->require = (enum tg_require)i;
+            return;
+        }
+    problem(parser, "%s: expected user, optional, open or deny, got '%s'", key->name, value);
+}
+
+static void org_set(struct parser *parser, const struct key *key, const char *value)
+{
+    static const struct { const char *prefix; enum tg_org_source source; } sources[] = {
+        {"path:", TG_ORG_SOURCE_PATH}, {"query:", TG_ORG_SOURCE_QUERY},
+        {"header:", TG_ORG_SOURCE_HEADER}, {"id:", TG_ORG_SOURCE_ID},
+    };
+    for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++) {
+        size_t prefix_len = strlen(sources[i].prefix);
+        if (strncmp(value, sources[i].prefix, prefix_len) == 0 && value[prefix_len] &&
+            !has_control_character(value + prefix_len) && !strchr(value + prefix_len, ' ')) {
+            parser->rule->org_source = sources[i].source;
+            parser->rule->org_value = string_dup(parser, value + prefix_len);
+            return;
+        }
+    }
+    problem(parser, "%s: expected path:NAME, query:NAME, header:NAME or id:ORG_ID, got '%s'",
+            key->name, value);
+}
+
+static void permission_set(struct parser *parser, const struct key *key, const char *value)
+{
+    struct tg_rule *rule = parser->rule;
+    if (!claim_name_valid(value))
+        problem(parser, "%s: expected a permission name", key->name);
+    else if (rule->permission_count >= TG_PERMISSIONS_MAX)
+        problem(parser, "%s: at most %d per rule", key->name, TG_PERMISSIONS_MAX);
+    else
+        rule->permissions[rule->permission_count++] = string_dup(parser, value);
+}
+
+static void api_keys_set(struct parser *parser, const struct key *key, const char *value)
+{
+    bool flag;
+    if (!parse_bool(value, &flag))
+        problem(parser, "%s: expected yes or no, got '%s'", key->name, value);
+    else if (flag)
+        problem(parser, "%s: end-user API key validation is not supported by this version yet",
+                key->name);
+    else
+        parser->rule->api_keys = false;
+}
+
+static const struct key rule_keys[] = {
+    {"path", KIND_CUSTOM, .line_offset = NO_LINE, .set = path_set},
+    {"methods", KIND_CUSTOM, .line_offset = NO_LINE, .set = methods_set},
+    {"require", KIND_CUSTOM, .line_offset = NO_LINE, .set = require_set},
+    {"org", KIND_CUSTOM, .line_offset = NO_LINE, .set = org_set},
+    {"role", KIND_STRING, RULE_FIELD(role), NO_LINE, .expected = "a role name",
+     .valid = claim_name_valid},
+    {"min_role", KIND_STRING, RULE_FIELD(min_role), NO_LINE, .expected = "a role name",
+     .valid = claim_name_valid},
+    {"permission", KIND_CUSTOM, .line_offset = NO_LINE, .set = permission_set,
+     .repeatable = true},
+    {"api_keys", KIND_CUSTOM, .line_offset = NO_LINE, .set = api_keys_set},
+    {NULL},
+};
 
 /* Checks that need the whole rule; run when the next section starts or the
  * file ends, with the parser's line moved back to the rule's header. */
@@ -757,61 +776,52 @@ static void section_begin(struct parser *parser, const char *name)
     }
 }
 
-const char *const *tg_config_known_keys(const char *section)
+/* The table of keys of SECTION, or NULL. */
+static const struct key *section_keys(enum section section)
 {
-    static const char *const roles_keys[] = {"hierarchy", NULL};
-    if (strcmp(section, "tokengate") == 0)
-        return tokengate_keys;
-    if (strcmp(section, "token") == 0)
-        return token_keys;
-    if (strcmp(section, "roles") == 0)
-        return roles_keys;
-    if (strcmp(section, "rule") == 0)
-        return rule_keys;
-    return NULL;
+    switch (section) {
+    case SECTION_TOKENGATE: return tokengate_keys;
+    case SECTION_TOKEN: return token_keys;
+    case SECTION_ROLES: return roles_keys;
+    case SECTION_RULE: return rule_keys;
+    default: return NULL;
+    }
 }
 
-static int key_index(const char *const *keys, const char *name)
+const char *tg_config_key_name(const char *section, size_t index)
 {
-    for (int i = 0; keys[i]; i++)
-        if (!strcmp(keys[i], name))
-            return i;
-    return -1;
+    static const struct { const char *name; enum section section; } sections[] = {
+        {"tokengate", SECTION_TOKENGATE}, {"token", SECTION_TOKEN}, {"roles", SECTION_ROLES},
+        {"rule", SECTION_RULE},
+    };
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        if (strcmp(section, sections[i].name) != 0)
+            continue;
+        const struct key *keys = section_keys(sections[i].section);
+        for (size_t k = 0; keys[k].name; k++)
+            if (k == index)
+                return keys[k].name;
+        return NULL;
+    }
+    return NULL;
 }
 
 static int handle_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parser *parser = user;
     (void)section; /* tracked by the reader, which also sees empty sections */
-    static const char *const *const key_tables[] = {
-        [SECTION_TOKENGATE] = tokengate_keys, [SECTION_TOKEN] = token_keys,
-        [SECTION_RULE] = rule_keys,
-    };
-    const char *const *keys;
-    unsigned long long repeatable = 0;
-    switch (parser->section) {
-    case SECTION_NONE:
+    if (parser->section == SECTION_NONE) {
         problem(parser, "'%s' stands before any [section]", name);
         return 1;
-    case SECTION_UNKNOWN:
-        return 1; /* the section itself was reported */
-    case SECTION_ROLES:
-        keys = tg_config_known_keys("roles");
-        break;
-    case SECTION_TOKEN:
-        repeatable = repeatable_token_keys;
-        keys = key_tables[parser->section];
-        break;
-    case SECTION_RULE:
-        repeatable = repeatable_rule_keys;
-        keys = key_tables[parser->section];
-        break;
-    default:
-        keys = key_tables[parser->section];
-        break;
     }
-    int key = key_index(keys, name);
-    if (key < 0) {
+    const struct key *keys = section_keys(parser->section);
+    if (!keys)
+        return 1; /* an unknown section: reported at its header */
+    size_t index = 0;
+    while (keys[index].name && strcmp(keys[index].name, name) != 0)
+        index++;
+    const struct key *key = &keys[index];
+    if (!key->name) {
         problem(parser, "unknown key '%s' in this section", name);
         return 1;
     }
@@ -819,21 +829,12 @@ static int handle_key(void *user, const char *section, const char *name, const c
         problem(parser, "%s: value longer than %d characters", name, VALUE_MAX);
         return 1;
     }
-    if (parser->seen & (1ull << key) && !(repeatable & (1ull << key))) {
+    if (parser->seen & (1ull << index) && !key->repeatable) {
         problem(parser, "%s: given twice in this section", name);
         return 1;
     }
-    parser->seen |= 1ull << key;
-    switch (parser->section) {
-    case SECTION_TOKENGATE: tokengate_key_set(parser, key, value); break;
-    case SECTION_TOKEN: token_key_set(parser, key, value); break;
-    case SECTION_ROLES:
-        parser->config->hierarchy_line = parser->line;
-        roles_key_set(parser, value);
-        break;
-    case SECTION_RULE: rule_key_set(parser, key, value); break;
-    default: break;
-    }
+    parser->seen |= 1ull << index;
+    key_store(parser, key, value);
     return 1;
 }
 

@@ -50,22 +50,7 @@ int tg_log_enabled(enum tg_log_level level)
     return (int)level <= atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
-int tg_log_level_parse(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return i;
-    return -1;
-}
 
-int tg_log_format_parse(const char *name)
-{
-    if (strcmp(name, "text") == 0)
-        return TG_LOG_FORMAT_TEXT;
-    if (strcmp(name, "json") == 0)
-        return TG_LOG_FORMAT_JSON;
-    return -1;
-}
 
 void tg_log_set_format(enum tg_log_format format) { atomic_store(&current_format, (int)format); }
 

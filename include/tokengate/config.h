@@ -101,9 +101,10 @@ struct tg_problems {
  * $TOKENGATE_CONFIG, else the compiled-in default. */
 const char *tg_config_path(const char *path_argument);
 
-/* The keys section SECTION ("tokengate", "token", "roles", "rule") knows,
- * NULL-terminated; NULL for another section. */
-const char *const *tg_config_known_keys(const char *section);
+/* The name of key INDEX of section SECTION ("tokengate", "token", "roles",
+ * "rule"), in the order of its table; NULL past the last key or for another
+ * section. */
+const char *tg_config_key_name(const char *section, size_t index);
 
 /* Reads PATH. Returns the configuration, or NULL with PROBLEMS filled. */
 struct tg_config *tg_config_load(const char *path, struct tg_problems *problems);

@@ -31,11 +31,6 @@ struct tg_log_field {
 void tg_log_set_level(enum tg_log_level level);
 int tg_log_enabled(enum tg_log_level level);
 
-/* Parses "error", "warn", "info" or "debug". Returns -1 for anything else. */
-int tg_log_level_parse(const char *name);
-
-/* Parses "text" or "json". Returns -1 for anything else. */
-int tg_log_format_parse(const char *name);
 void tg_log_set_format(enum tg_log_format format);
 
 /* Whether stderr is the journal (systemd's JOURNAL_STREAM names it): text
