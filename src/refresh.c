@@ -28,7 +28,9 @@
 #include "tokengate/jwk.h"
 #include "tokengate/log.h"
 #include "tokengate/provider.h"
+#include "tokengate/sources.h"
 #include "tokengate/text.h"
+#include "tokengate/url.h"
 
 #define SOURCES_MAX TG_REFRESHER_SOURCES_MAX
 
@@ -175,15 +177,6 @@ static void source_free(struct source *source)
     free(source);
 }
 
-/* BASE (its trailing slashes dropped) followed by PATH, into OUT. */
-static void url_join(const char *base, const char *path, char *out, size_t size)
-{
-    size_t len = strlen(base);
-    while (len > 0 && base[len - 1] == '/')
-        len--;
-    snprintf(out, size, "%.*s%s", (int)len, base, path);
-}
-
 /* Builds the remote sources CONFIG names into SOURCES. Returns the count, or
  * -1 with PROBLEMS. */
 static int sources_from_config(const struct tg_config *config, struct source **sources,
@@ -193,13 +186,18 @@ static int sources_from_config(const struct tg_config *config, struct source **s
     bool failed = false;
     if (config->api_key_file && config->auth_url) {
         char url[TG_URL_MAX];
-        url_join(config->backend_url, "/api/v1/token_verification_metadata", url, sizeof url);
+        if (tg_url_join(config->backend_url, "/api/v1/token_verification_metadata", url,
+                        sizeof url) != 0) {
+            tg_problems_add(problems, config->file, config->api_key_file_line,
+                            "backend_url is too long to fetch metadata from");
+            return -1;
+        }
         if (!(sources[count++] = source_new(TG_SOURCE_PROPELAUTH, url, config->auth_authority,
                                             config->file, config->api_key_file_line)))
             failed = true;
     }
     for (size_t i = 0; i < config->jwks_count && !failed; i++)
-        if (tg_config_source_is_url(config->jwks[i].value) &&
+        if (tg_source_is_url(config->jwks[i].value) &&
             !(sources[count++] = source_new(TG_SOURCE_JWKS_URL, config->jwks[i].value, NULL,
                                             config->file, config->jwks[i].line)))
             failed = true;
@@ -396,13 +394,18 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
     char err[1024];
     outcome->max_age = outcome->retry_after = -1;
     if (job->kind == TG_SOURCE_OIDC) {
-        url_join(job->url, "/.well-known/openid-configuration", discovery_url,
-                 sizeof discovery_url);
+        /* oidc_issuer is at most TG_URL_MAX: the join always fits. */
+        tg_url_join(job->url, "/.well-known/openid-configuration", discovery_url,
+                    sizeof discovery_url);
         bool ok = fetch_document(refresher, settings, job, discovery_url, false, &response);
         outcome->retry_after = response.retry_after;
         if (ok && tg_provider_discovery_read(response.body, response.body_len, job->url, jwks_uri,
                                              err, sizeof err) != 0) {
             tg_log(TG_LOG_ERROR, "%s: %s: %s", job->where, discovery_url, err);
+            ok = false;
+        } else if (ok && !tg_url_fetchable(jwks_uri)) {
+            tg_log(TG_LOG_ERROR, "%s: %s: the discovery document's jwks_uri '%.200s' is not an "
+                                 "https:// URL", job->where, discovery_url, jwks_uri);
             ok = false;
         }
         tg_http_response_clear(&response);
@@ -609,7 +612,7 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
 {
     char api_key[TG_API_KEY_MAX] = "";
     if (config->api_key_file &&
-        tg_config_api_key_read(config, api_key, sizeof api_key, problems) != 0)
+        tg_sources_api_key_read(config, api_key, sizeof api_key, problems) != 0)
         return -1;
     struct source *sources[SOURCES_MAX];
     int count = sources_from_config(config, sources, problems);

@@ -34,6 +34,7 @@
 
 #include "tokengate/decision.h"
 #include "tokengate/listen.h"
+#include "tokengate/loader.h"
 #include "tokengate/log.h"
 #include "tokengate/metrics.h"
 #include "tokengate/request.h"
@@ -69,10 +70,8 @@ struct tg_worker {
 static struct tg_config *config_load(const char *path, struct tg_keyset **static_keys)
 {
     struct tg_problems problems = {0};
-    struct tg_config *config = tg_config_load(path, &problems);
     *static_keys = calloc(1, sizeof **static_keys);
-    if (config && *static_keys)
-        tg_config_keys_load(config, *static_keys, &problems);
+    struct tg_config *config = *static_keys ? tg_loader_load(path, *static_keys, &problems) : NULL;
     for (size_t i = 0; i < problems.count; i++)
         tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
     bool ok = config && *static_keys && problems.count == 0 && problems.dropped == 0;

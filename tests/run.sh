@@ -219,7 +219,9 @@ fi
 # invariants, the token check against forgery, and what providers answer
 # (metadata, discovery, JWK sets, cache headers); a short run of each.
 echo "=== fuzzing (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD="$builds/fuzz" "$top/tests/fuzz/run.sh" \
+rm -rf "$builds/fuzz"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_BUILD="$builds/fuzz" FUZZ_SOURCE="$source" \
+    "$top/tests/fuzz/run.sh" \
     >"$builds/fuzz.out" 2>&1
 cat "$builds/fuzz.out" | grep -E "^(ok|not ok)" || true
 fuzz_passed=$(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$builds/fuzz.out" | tail -n 1)

@@ -4,8 +4,10 @@
  * tg_config_load() reads the whole file and reports every problem it finds,
  * each as "FILE:LINE: message", instead of stopping at the first: `tokengate
  * -t` prints them all. A configuration with any problem is never used.
- * Loading the keys it names is a separate step (tg_config_keys_load), since
- * keys change while the configuration does not.
+ * It reads the file's syntax and nothing else: the files the configuration
+ * names are read by sources.h and its URLs by loader.h (tg_loader_load()
+ * does all three), since reading URLs takes libcurl's parser and keys
+ * change while the configuration does not.
  */
 #ifndef TOKENGATE_CONFIG_H
 #define TOKENGATE_CONFIG_H
@@ -14,7 +16,6 @@
 #include <stddef.h>
 
 #include "tokengate/claims.h"
-#include "tokengate/keys.h"
 #include "tokengate/rules.h"
 
 #define TG_RULES_MAX 1024
@@ -68,11 +69,16 @@ struct tg_config {
     int oidc_issuer_line;
     struct tg_config_source hmac_secret_file;
     char *auth_url;
-    char *auth_authority;           /* HOST[:PORT] of auth_url: X-Propelauth-url */
+    int auth_url_line;
+    char *auth_authority;           /* HOST[:PORT] of auth_url (X-Propelauth-url), set
+                                     * by tg_loader_urls_check() */
     char *api_key_file;
     int api_key_file_line;
     char *backend_url;
-    char *issuer;                   /* from issuer, or derived from auth_url */
+    int backend_url_line;           /* 0: the default */
+    char *issuer;                   /* from issuer or oidc_issuer, or derived from
+                                     * auth_url by tg_loader_urls_check() */
+    int issuer_line;
     char *audience;
     unsigned algorithms;            /* TG_ALG_BIT()s */
     long leeway;
@@ -109,20 +115,6 @@ const char *tg_config_key_name(const char *section, size_t index);
 /* Reads PATH. Returns the configuration, or NULL with PROBLEMS filled. */
 struct tg_config *tg_config_load(const char *path, struct tg_problems *problems);
 void tg_config_free(struct tg_config *config);
-
-/* Loads the keys CONFIG names into KEYS (emptied first). Returns the number
- * of problems added to PROBLEMS (each naming the line of the key's entry). */
-size_t tg_config_keys_load(const struct tg_config *config, struct tg_keyset *keys,
-                           struct tg_problems *problems);
-
-/* True when a key source VALUE is a URL (fetched) rather than a file. */
-bool tg_config_source_is_url(const char *value);
-
-/* Reads the PropelAuth integration API key from api_key_file into KEY (SIZE
- * bytes), refusing a file that every user may read or write. Returns 0, or
- * -1 with a problem added (never naming the key). */
-int tg_config_api_key_read(const struct tg_config *config, char *key, size_t size,
-                           struct tg_problems *problems);
 
 void tg_problems_add(struct tg_problems *problems, const char *file, int line,
                      const char *format, ...) __attribute__((format(printf, 4, 5)));

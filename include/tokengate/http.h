@@ -8,7 +8,7 @@
  * TG_HTTP_BODY_MAX bytes. Plain http:// is allowed only to a loopback
  * address, where nothing leaves the machine.
  *
- * The header parsers below are pure and used by the key refresher.
+ * What the answers' cache headers mean is in provider.h.
  */
 #ifndef TOKENGATE_HTTP_H
 #define TOKENGATE_HTTP_H
@@ -53,17 +53,5 @@ void tg_http_response_clear(struct tg_http_response *response);
 
 /* Call once, before any thread starts (libcurl's global state). */
 int tg_http_global_init(void);
-
-/* True when URL may be fetched: https://HOST..., or http:// to 127.0.0.0/8,
- * [::1] or localhost. */
-bool tg_http_url_allowed(const char *url);
-
-/* The max-age of a Cache-Control VALUE, or -1 when it has none (or says
- * no-store / no-cache, which mean "do not keep": -1 as well). */
-long tg_http_max_age_parse(const char *value);
-
-/* The seconds a Retry-After VALUE asks for (delta-seconds or an HTTP date,
- * compared with NOW), or -1 when it is neither. */
-long tg_http_retry_after_parse(const char *value, time_t now);
 
 #endif

@@ -12,11 +12,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "tokengate/jwk.h"
 #include "tokengate/keys.h"
+#include "tokengate/url.h"
 
-#define TG_URL_MAX 1024
 
 enum tg_source_kind {
     TG_SOURCE_PROPELAUTH,     /* {backend}/api/v1/token_verification_metadata */
@@ -48,5 +49,13 @@ const char *tg_provider_status_explain(enum tg_source_kind kind, long status);
  *    which a 429 or 503 may carry, up to INTERVAL. */
 long tg_provider_next_fetch(bool success, long max_age, long retry_after, int failures,
                             long interval, long min_interval);
+
+/* The max-age of a Cache-Control VALUE, or -1 when it has none (or says
+ * no-store / no-cache, which mean "do not keep": -1 as well). */
+long tg_provider_max_age_parse(const char *value);
+
+/* The seconds a Retry-After VALUE asks for (delta-seconds or an HTTP date,
+ * compared with NOW), or -1 when it is neither. */
+long tg_provider_retry_after_parse(const char *value, time_t now);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "support.h"
 #include "tokengate/config.h"
+#include "tokengate/sources.h"
 #include "tokengate/listen.h"
 #include "tokengate/text.h"
 #include "tokengate/log.h"
@@ -137,7 +138,7 @@ static void test_full_configuration(void **state)
 
     struct tg_keyset keys = {0};
     struct tg_problems problems = {0};
-    assert_int_equal(tg_config_keys_load(config, &keys, &problems), 0);
+    assert_int_equal(tg_sources_keys_load(config, &keys, &problems), 0);
     assert_int_equal(keys.count, 2);
     tg_keyset_clear(&keys);
     tg_config_free(config);

@@ -14,6 +14,7 @@
 
 #include "support.h"
 #include "tokengate/decision.h"
+#include "tokengate/sources.h"
 #include "tokengate/response.h"
 #include "tokengate/text.h"
 
@@ -84,7 +85,7 @@ static int setup(void **state)
     free(text);
     assert_non_null(config);
     struct tg_problems problems = {0};
-    assert_int_equal(tg_config_keys_load(config, &keys, &problems), 0);
+    assert_int_equal(tg_sources_keys_load(config, &keys, &problems), 0);
 
     owner_token = token_for("owner-1",
         "{" MEMBERSHIP("o-1", "Owner", "[\"Owner\",\"Admin\",\"Member\"]",

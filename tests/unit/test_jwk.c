@@ -13,6 +13,7 @@
 
 #include "support.h"
 #include "tokengate/base64url.h"
+#include "tokengate/sources.h"
 #include "tokengate/jwk.h"
 #include "tokengate/jwt.h"
 
@@ -236,7 +237,7 @@ static void test_tokens_choose_keys_by_kid_from_a_set(void **state)
     struct tg_config *config = support_config_load(config_text);
     assert_non_null(config);
     struct tg_problems problems = {0};
-    assert_int_equal(tg_config_keys_load(config, &set, &problems), 0);
+    assert_int_equal(tg_sources_keys_load(config, &set, &problems), 0);
     assert_int_equal(set.count, 2);
 
     struct tg_jwt_policy policy = {.keys = &set, .algorithms = TG_ALG_BIT(TG_ALG_RS256),

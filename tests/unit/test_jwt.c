@@ -94,6 +94,16 @@ static void test_valid_rs256(void **state)
     free(text);
 }
 
+/* A policy without an issuer (a configuration used without its loader)
+ * accepts no token rather than crash or accept any. */
+static void test_no_issuer_accepts_nothing(void **state)
+{
+    (void)state;
+    policy.issuer = NULL;
+    assert_int_equal(verify_extra(""), TG_JWT_BAD_ISSUER);
+    policy.issuer = ISSUER;
+}
+
 static void test_alg_none_refused(void **state)
 {
     (void)state;
@@ -588,6 +598,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_rs256),
+        cmocka_unit_test(test_no_issuer_accepts_nothing),
         cmocka_unit_test(test_alg_none_refused),
         cmocka_unit_test(test_hs256_with_public_key_bytes_refused),
         cmocka_unit_test(test_signature_by_another_key_refused),

@@ -21,6 +21,7 @@
 
 #include "support.h"
 #include "tokengate/http.h"
+#include "tokengate/sources.h"
 #include "tokengate/refresh.h"
 
 /* A public EC key (RFC 7515 A.3): a set served at a URL carries no shared
@@ -230,15 +231,15 @@ static void test_api_key_file_must_be_private(void **state)
     struct tg_config *config = support_config_load(text);
     struct tg_problems found = {0};
     char key[128];
-    assert_int_equal(tg_config_api_key_read(config, key, sizeof key, &found), 0);
+    assert_int_equal(tg_sources_api_key_read(config, key, sizeof key, &found), 0);
     assert_string_equal(key, "secret-api-key-123");
     FILE *file = fopen(key_path, "w");
     fputs("one two\n", file);
     fclose(file);
-    assert_int_equal(tg_config_api_key_read(config, key, sizeof key, &found), -1);
+    assert_int_equal(tg_sources_api_key_read(config, key, sizeof key, &found), -1);
     file = fopen(key_path, "w");
     fclose(file);
-    assert_int_equal(tg_config_api_key_read(config, key, sizeof key, &found), -1);
+    assert_int_equal(tg_sources_api_key_read(config, key, sizeof key, &found), -1);
     assert_int_equal(found.count, 2);
     assert_non_null(strstr(found.lines[0], "must hold the API key on one line"));
     tg_problems_clear(&found);
