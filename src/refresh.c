@@ -374,7 +374,9 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
     int rc = tg_http_get(&options, url, headers, response, err, sizeof err);
     OPENSSL_cleanse(authorization, sizeof authorization);
     if (rc != 0) {
-        tg_log(TG_LOG_ERROR, "%s: fetching keys failed: %s", job->where, err);
+        /* A fetch cancelled by a stop is no failure of the provider's. */
+        if (!atomic_load(&refresher->stopping))
+            tg_log(TG_LOG_ERROR, "%s: fetching keys failed: %s", job->where, err);
         return false;
     }
     if (response->status != 200) {

@@ -449,4 +449,8 @@ def test_sigterm_while_a_fetch_hangs_exits_promptly(gates, workdir, provider):
     assert gate.process.stop() == 0
     # The fetch is cancelled rather than waited for (its timeout is 10 s).
     assert time.monotonic() - started < 3
+    # A fetch cut short by the stop is neither applied nor reported as the
+    # provider's failure (commit e31f5bb).
+    output = gate.output()
+    assert "next attempt" not in output and "fetching keys failed" not in output, output
     assert "stopped" in gate.output()

@@ -111,6 +111,23 @@ def test_metrics_count_decisions_and_refusals(gate, world):
     assert value(found, "tokengate_decisions_total", status="200", rule="app") == 2
 
 
+def test_a_token_of_an_unknown_key_is_verified_once(gate, world, workdir):
+    """With keys from files only, a request whose token names an unknown
+    kid asks the refresher (which has nothing to fetch) and its decision
+    stands: the signature is not checked a second time (commit a00fee2).
+    The cache counts every signature looked up."""
+    other = os.path.join(workdir, "other.pem")
+    harness.run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                "-out", other)
+    forged = subprocess.run([harness.TOKENGATE, "mint", "--key", other, "--kid", "zzz", "-"],
+                            input='{"iss": "https://auth.example.com", "user_id": "x"}',
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert fcgi_client.request(gate.address, params("/app/x", forged))[0] == 401
+    found = samples(gate.scrape()[2])
+    assert value(found, "tokengate_refusals_total", reason="unknown_kid") == 1
+    assert value(found, "tokengate_token_cache_misses_total") == 1
+
+
 def test_health_says_ok_while_a_key_is_loaded(gate):
     status, headers, body, _ = gate.scrape("/health")
     assert (status, body) == (200, "ok\n")

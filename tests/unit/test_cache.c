@@ -207,6 +207,35 @@ static void *worker(void *argument)
     return NULL;
 }
 
+/* Tokens alike but for their last bytes spread over the shards and stay
+ * (the shard must depend on them, as commit 0d5c9c2 made sure: tokens
+ * crowding into one shard would evict each other long before the cache is
+ * full). */
+static void test_tokens_alike_but_their_end_spread(void **state)
+{
+    (void)state;
+    /* 320 entries: 20 a shard. */
+    struct tg_cache *cache = tg_cache_new(320, 1 << 20);
+    assert_non_null(cache);
+    char token[200];
+    memset(token, 'a', sizeof token);
+    for (int i = 0; i < 160; i++) {
+        token[sizeof token - 2] = (char)('A' + i / 26);
+        token[sizeof token - 1] = (char)('a' + i % 26);
+        tg_cache_add(cache, token, sizeof token, 1000, 5000);
+    }
+    int kept = 0;
+    for (int i = 0; i < 160; i++) {
+        token[sizeof token - 2] = (char)('A' + i / 26);
+        token[sizeof token - 1] = (char)('a' + i % 26);
+        kept += tg_cache_contains(cache, token, sizeof token, 1001);
+    }
+    /* One shard alone would keep 20; spread, nearly all stay. */
+    if (kept < 140)
+        fail_msg("only %d of 160 tokens stayed: they crowd into few shards", kept);
+    tg_cache_free(cache);
+}
+
 static void test_concurrent_hits(void **state)
 {
     (void)state;
@@ -244,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_exact_bytes_only),
         cmocka_unit_test(test_entries_expire_at_exp),
         cmocka_unit_test(test_bounded_by_entries_and_memory),
+        cmocka_unit_test(test_tokens_alike_but_their_end_spread),
         cmocka_unit_test(test_concurrent_hits),
     };
     return cmocka_run_group_tests_name("cache", tests, setup, teardown);
