@@ -233,5 +233,7 @@ else
     not_ok "PyJWT is not installed (apt-get install python3-jwt python3-cryptography)"
 fi
 
-echo "$PASSED passed, $FAILED failed"
+# The TAP plan comes last (the number of cases is known only now).
+echo "1..$((PASSED + FAILED))"
+echo "# $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
