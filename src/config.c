@@ -55,6 +55,7 @@ struct parser {
     struct tg_rule *rule;           /* the current [rule NAME] */
     int rule_require_line;          /* line of an explicit require, or 0 */
     size_t rule_capacity;
+    bool out_of_memory;             /* reported: checks that read values stop */
 };
 
 void tg_problems_add(struct tg_problems *problems, const char *file, int line,
@@ -135,11 +136,19 @@ static bool parse_bool(const char *value, bool *out)
     return false;
 }
 
+/* Reported once where it happens; the configuration is refused. */
+static void out_of_memory(struct parser *parser)
+{
+    problem(parser, "out of memory");
+    parser->out_of_memory = true;
+}
+
 static char *string_dup(struct parser *parser, const char *value)
 {
     char *copy = strdup(value);
-    if (!copy)
-        problem(parser, "out of memory");
+    if (!copy) {
+        out_of_memory(parser);
+    }
     return copy;
 }
 
@@ -456,7 +465,7 @@ static void hierarchy_set(struct parser *parser, const struct key *key, const ch
                 return;
             }
         if (!role) {
-            problem(parser, "out of memory");
+            out_of_memory(parser);
             return;
         }
         hierarchy->names[hierarchy->count++] = role;
@@ -485,7 +494,7 @@ static bool method_add(struct parser *parser, const char *name, size_t len)
     }
     char *method = strndup(name, len);
     if (!method) {
-        problem(parser, "out of memory");
+        out_of_memory(parser);
         return false;
     }
     for (char *p = method; *p; p++) {
@@ -600,7 +609,10 @@ static const struct key rule_keys[] = {
 static void rule_finish(struct parser *parser)
 {
     struct tg_rule *rule = parser->rule;
-    if (!rule)
+    parser->rule = NULL;
+    /* After an allocation failed, values may be missing: the configuration
+     * is refused anyway, and checks that read them are skipped. */
+    if (!rule || parser->out_of_memory)
         return;
     int saved_line = parser->line;
     parser->line = rule->line;
@@ -627,7 +639,6 @@ static void rule_finish(struct parser *parser)
                     rule->org_value, rule->org_value);
     }
     parser->line = saved_line;
-    parser->rule = NULL;
 }
 
 static bool rule_name_valid(const char *name)
@@ -646,7 +657,7 @@ static void rule_begin(struct parser *parser, const char *name)
         return;
     }
     for (size_t i = 0; i < config->rule_count; i++)
-        if (!strcmp(config->rules[i].name, name)) {
+        if (config->rules[i].name && !strcmp(config->rules[i].name, name)) {
             problem(parser, "[rule %s] is already defined at line %d", name, config->rules[i].line);
             parser->section = SECTION_UNKNOWN;
             return;
@@ -660,7 +671,7 @@ static void rule_begin(struct parser *parser, const char *name)
         size_t capacity = parser->rule_capacity ? parser->rule_capacity * 2 : 16;
         struct tg_rule *grown = realloc(config->rules, capacity * sizeof *grown);
         if (!grown) {
-            problem(parser, "out of memory");
+            out_of_memory(parser);
             parser->section = SECTION_UNKNOWN;
             return;
         }
