@@ -37,6 +37,9 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_LINE_MAX 1024
 #define VALUE_MAX 1000
+/* A limit's digits in a message written at compile time. */
+#define TG_STRINGIFY_DIGITS(x) #x
+#define TG_STRINGIFY(x) TG_STRINGIFY_DIGITS(x)
 
 enum section {
     SECTION_NONE, SECTION_TOKENGATE, SECTION_TOKEN, SECTION_ROLES, SECTION_RULE, SECTION_UNKNOWN
@@ -276,12 +279,12 @@ static bool socket_owner_valid(const char *value)
 
 static bool realm_valid(const char *value)
 {
-    return value[0] && strlen(value) <= 128 && !strpbrk(value, "\"\\");
+    return value[0] && strlen(value) <= TG_REALM_MAX && !strpbrk(value, "\"\\");
 }
 
 static bool variable_prefix_valid(const char *value)
 {
-    return strlen(value) <= 32 &&
+    return strlen(value) <= TG_VARIABLE_PREFIX_MAX &&
            strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(value);
 }
 
@@ -317,9 +320,11 @@ static const struct key tokengate_keys[] = {
     {"default", KIND_CHOICE, CONFIG_FIELD(default_policy), NO_LINE,
      .expected = "deny, user or open", .choices = default_choices},
     {"realm", KIND_STRING, CONFIG_FIELD(realm), NO_LINE,
-     .expected = "1 to 128 characters without \" or \\", .valid = realm_valid},
+     .expected = "1 to " TG_STRINGIFY(TG_REALM_MAX) " characters without \" or \\",
+     .valid = realm_valid},
     {"variable_prefix", KIND_STRING, CONFIG_FIELD(variable_prefix), NO_LINE,
-     .expected = "at most 32 of A-Z, 0-9 and _", .valid = variable_prefix_valid},
+     .expected = "at most " TG_STRINGIFY(TG_VARIABLE_PREFIX_MAX) " of A-Z, 0-9 and _",
+     .valid = variable_prefix_valid},
     {"log_level", KIND_CHOICE, CONFIG_FIELD(log_level), NO_LINE,
      .expected = "error, warn, info or debug", .choices = log_level_choices},
     NUMBER("cache_size", KIND_LONG, cache_size, 0, 10000000, "a number"),
@@ -644,7 +649,7 @@ static void rule_finish(struct parser *parser)
 static bool rule_name_valid(const char *name)
 {
     size_t len = strlen(name);
-    return len > 0 && len <= 64 &&
+    return len > 0 && len <= TG_RULE_NAME_MAX &&
            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
 }
 
@@ -652,7 +657,8 @@ static void rule_begin(struct parser *parser, const char *name)
 {
     struct tg_config *config = parser->config;
     if (!rule_name_valid(name)) {
-        problem(parser, "rule name '%s': use 1 to 64 of A-Z a-z 0-9 _ . -", name);
+        problem(parser, "rule name '%s': use 1 to %d of A-Z a-z 0-9 _ . -", name,
+                TG_RULE_NAME_MAX);
         parser->section = SECTION_UNKNOWN;
         return;
     }

@@ -301,7 +301,8 @@ static void token_decide(const struct deciding *deciding, const char *org_id, co
     if (keys->count == 0) {
         refuse(decision, 503, TG_REFUSAL_NO_KEYS, "temporarily_unavailable",
                "no verification key is loaded yet");
-        decision->retry_after = TG_RETRY_AFTER_SECONDS;
+        /* The soonest a demanded fetch may bring keys. */
+        decision->retry_after = (int)config->refresh_min_interval;
         decision->key_unknown = true;
         return;
     }

@@ -97,6 +97,7 @@ struct tg_refresher {
     char state_dir[PATH_MAX];
     long interval;
     long min_interval;
+    long wait_seconds;            /* a demand's longest wait (see refresh.h) */
 
     /* Unknown-kid fetches: DEMAND asks the next round to fetch everything;
      * waiters wait until ROUNDS_FINISHED reaches the round that serves them. */
@@ -659,6 +660,11 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
              config->ca_file ? config->ca_file : "");
     snprintf(refresher->state_dir, sizeof refresher->state_dir, "%s", config->state_dir);
     refresher->interval = config->refresh_interval;
+    long fetches = 0;
+    for (int i = 0; i < count; i++)
+        fetches += sources[i]->kind == TG_SOURCE_OIDC ? 2 : 1;
+    long wait = fetches * (TG_HTTP_TOTAL_TIMEOUT_MS / 1000) + 2;
+    refresher->wait_seconds = wait < TG_REFRESH_WAIT_MAX_SECONDS ? wait : TG_REFRESH_WAIT_MAX_SECONDS;
     refresher->min_interval = config->refresh_min_interval;
     keys_publish(refresher);
     pthread_cond_signal(&refresher->wake);
@@ -719,7 +725,7 @@ bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait)
     }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += TG_REFRESH_WAIT_SECONDS;
+    deadline.tv_sec += refresher->wait_seconds;
     while (refresher->rounds_finished < target && !atomic_load(&refresher->stopping))
         if (pthread_cond_timedwait(&refresher->finished, &refresher->lock, &deadline) == ETIMEDOUT)
             break;

@@ -22,6 +22,9 @@
 #define TG_PROBLEMS_MAX 200
 #define TG_KEY_SOURCES_MAX 16
 #define TG_API_KEY_MAX 512          /* bytes of an API key, its NUL included */
+#define TG_REALM_MAX 128            /* characters of realm */
+#define TG_VARIABLE_PREFIX_MAX 32   /* characters of variable_prefix */
+#define TG_RULE_NAME_MAX 64         /* characters of a rule's name */
 
 enum tg_default_policy { TG_DEFAULT_DENY, TG_DEFAULT_USER, TG_DEFAULT_OPEN };
 

@@ -22,7 +22,6 @@
 
 #define TG_VARIABLES_MAX 20
 #define TG_DECISION_TEXT_MAX 16384
-#define TG_RETRY_AFTER_SECONDS 30
 #define TG_ORG_ID_MAX 512
 
 /* Why a request was refused, as the metrics count it (contract section 8). */
@@ -58,7 +57,7 @@ struct tg_decision {
     const char *description;    /* error_description of a refusal */
     const char *reason;         /* a phrase for the log: why refused, how allowed */
     bool credential_present;    /* 401: adds error="invalid_token" */
-    int retry_after;            /* 503: seconds */
+    int retry_after;            /* 503: seconds (refresh_min_interval) */
     bool key_unknown;           /* no loaded key has the token's kid, or none is
                                  * loaded: fresh keys might change the answer */
     const char *user_id;        /* NULL when anonymous */

@@ -25,9 +25,11 @@
 #include "tokengate/keys.h"
 #include "tokengate/provider.h"
 
-/* How long a request with an unknown kid waits for the fetch it started
- * (or joined): a little more than one fetch's total timeout. */
-#define TG_REFRESH_WAIT_SECONDS 12
+/* How long a request with an unknown kid may wait for the fetch it
+ * started (or joined): a round fetches every source in turn (an OIDC issuer
+ * twice, discovery then keys), each within the HTTP total timeout, so the
+ * wait is that many timeouts and a little more -- but never beyond this. */
+#define TG_REFRESH_WAIT_MAX_SECONDS 60
 
 /* Receives a complete key set; the receiver owns it from then on. Called
  * with the refresher's lock held: it must not call back into the refresher. */
@@ -55,7 +57,8 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher);
 /* Called by a request whose token names a kid no key has (or when no key is
  * loaded at all). Starts a fetch of every source unless one ran less than
  * refresh_min_interval ago, or joins a fetch already under way; with WAIT,
- * waits for it (at most TG_REFRESH_WAIT_SECONDS). True when a fetch
+ * waits for it (a round's worth of fetch timeouts, at most
+ * TG_REFRESH_WAIT_MAX_SECONDS). True when a fetch
  * finished, so that deciding again may give another answer; false at once
  * without WAIT, when rate limited, or when there is nothing to fetch. The
  * caller must hold no lock a publication needs. */
