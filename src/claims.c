@@ -195,27 +195,19 @@ bool tg_membership_has_permission(const struct tg_membership *membership,
            array_contains(membership->claims, membership->permissions, permission);
 }
 
-/* Appends ITEM to the comma-separated list in OUT. */
-static bool list_append(char *out, size_t size, size_t *used, const char *item)
+/* Appends ITEM to the comma-separated list in LIST. */
+static bool list_append(struct tg_buffer *list, const char *item)
 {
-    size_t len = strlen(item);
-    size_t needed = len + (*used ? 1 : 0);
-    if (*used + needed + 1 > size)
-        return false;
-    if (*used)
-        out[(*used)++] = ',';
-    memcpy(out + *used, item, len);
-    *used += len;
-    out[*used] = '\0';
-    return true;
+    if (list->used)
+        tg_buffer_append(list, ",", 1);
+    return tg_buffer_puts(list, item);
 }
 
-static bool list_append_array(char *out, size_t size, size_t *used, const struct tg_json *json,
-                              int array)
+static bool list_append_array(struct tg_buffer *list, const struct tg_json *json, int array)
 {
     int item = tg_json_first(array);
     for (int i = 0; i < tg_json_size(json, array); i++, item = tg_json_next(json, item))
-        if (!list_append(out, size, used, tg_json_string(json, item)))
+        if (!list_append(list, tg_json_string(json, item)))
             return false;
     return true;
 }
@@ -223,40 +215,33 @@ static bool list_append_array(char *out, size_t size, size_t *used, const struct
 long tg_membership_roles_join(const struct tg_membership *membership,
                               const struct tg_role_hierarchy *hierarchy, char *out, size_t size)
 {
-    size_t used = 0;
-    if (size == 0)
-        return -1;
-    out[0] = '\0';
-    bool ok = true;
+    struct tg_buffer list;
+    tg_buffer_init(&list, out, size);
     if (membership->multi_role) {
         if (membership->user_role)
-            ok = list_append(out, size, &used, membership->user_role);
-        if (ok && membership->additional_roles >= 0)
-            ok = list_append_array(out, size, &used, membership->claims,
-                                   membership->additional_roles);
+            list_append(&list, membership->user_role);
+        if (membership->additional_roles >= 0)
+            list_append_array(&list, membership->claims, membership->additional_roles);
     } else if (membership->inherited_roles >= 0) {
-        ok = list_append_array(out, size, &used, membership->claims,
-                               membership->inherited_roles);
+        list_append_array(&list, membership->claims, membership->inherited_roles);
     } else if (membership->user_role) {
         long rank = hierarchy_rank(hierarchy, membership->user_role);
         if (rank < 0)
-            ok = list_append(out, size, &used, membership->user_role);
+            list_append(&list, membership->user_role);
         size_t known = hierarchy ? hierarchy->count : 0;
-        for (size_t i = rank < 0 ? known : (size_t)rank; ok && i < known; i++)
-            ok = list_append(out, size, &used, hierarchy->names[i]);
+        for (size_t i = rank < 0 ? known : (size_t)rank; i < known; i++)
+            list_append(&list, hierarchy->names[i]);
     }
-    return ok ? (long)used : -1;
+    /* A cut list would name fewer roles than the user holds: refused. */
+    return list.overflow ? -1 : (long)list.used;
 }
 
 long tg_membership_permissions_join(const struct tg_membership *membership, char *out,
                                     size_t size)
 {
-    size_t used = 0;
-    if (size == 0)
-        return -1;
-    out[0] = '\0';
-    if (membership->permissions >= 0 &&
-        !list_append_array(out, size, &used, membership->claims, membership->permissions))
-        return -1;
-    return (long)used;
+    struct tg_buffer list;
+    tg_buffer_init(&list, out, size);
+    if (membership->permissions >= 0)
+        list_append_array(&list, membership->claims, membership->permissions);
+    return list.overflow ? -1 : (long)list.used;
 }

@@ -523,18 +523,17 @@ void tg_decision_log_fill(const struct tg_decision *decision, const struct tg_re
         log_field(log, "matched", "no rule: default policy", false);
         return;
     }
-    size_t used = 0;
-    log->matched[0] = '\0';
-    tg_text_appendf(log->matched, sizeof log->matched, &used, "path %s, %s methods, require %s",
-                rule->path, rule->method_count ? "listed" : "any", require_name(rule->require));
+    struct tg_buffer matched;
+    tg_buffer_init(&matched, log->matched, sizeof log->matched);
+    tg_buffer_printf(&matched, "path %s, %s methods, require %s", rule->path,
+                     rule->method_count ? "listed" : "any", require_name(rule->require));
     if (rule->org_value)
-        tg_text_appendf(log->matched, sizeof log->matched, &used, ", org %s", rule->org_value);
+        tg_buffer_printf(&matched, ", org %s", rule->org_value);
     if (rule->role)
-        tg_text_appendf(log->matched, sizeof log->matched, &used, ", role %s", rule->role);
+        tg_buffer_printf(&matched, ", role %s", rule->role);
     if (rule->min_role)
-        tg_text_appendf(log->matched, sizeof log->matched, &used, ", min_role %s", rule->min_role);
+        tg_buffer_printf(&matched, ", min_role %s", rule->min_role);
     if (rule->permission_count)
-        tg_text_appendf(log->matched, sizeof log->matched, &used, ", %zu permissions",
-                    rule->permission_count);
+        tg_buffer_printf(&matched, ", %zu permissions", rule->permission_count);
     log_field(log, "matched", log->matched, false);
 }

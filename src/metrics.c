@@ -98,30 +98,25 @@ void tg_metrics_reset(void)
 /* A label value as the exposition format wants it: backslash, double
  * quote and line feed escaped. Rule names and URLs come from the
  * configuration, which may hold any of them. */
-static bool label_append(char *out, size_t size, size_t *used, const char *value)
+static bool label_append(struct tg_buffer *out, const char *value)
 {
-    bool ok = true;
-    for (const char *p = value; ok && *p; p++) {
-        if (*p == '\\' || *p == '"')
-            ok = tg_text_appendf(out, size, used, "\\%c", *p);
-        else if (*p == '\n')
-            ok = tg_text_appendf(out, size, used, "\\n");
-        else
-            ok = tg_text_appendf(out, size, used, "%c", *p);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n')
+            tg_buffer_append(out, "\\", 1);
+        tg_buffer_append(out, *p == '\n' ? "n" : p, 1);
     }
-    return ok;
+    return !out->overflow;
 }
 
-static bool family(char *out, size_t size, size_t *used, const char *name, const char *type,
-                   const char *help)
+static bool family(struct tg_buffer *out, const char *name, const char *type, const char *help)
 {
-    return tg_text_appendf(out, size, used, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+    return tg_buffer_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                            type);
 }
 
-static bool decisions_render(char *out, size_t size, size_t *used)
+static bool decisions_render(struct tg_buffer *out)
 {
-    bool ok = family(out, size, used, "tokengate_decisions_total", "counter",
+    bool ok = family(out, "tokengate_decisions_total", "counter",
                      "Decisions by status and governing rule.");
     size_t count = atomic_load(&counters.name_count);
     pthread_mutex_lock(&counters.names_lock);
@@ -133,116 +128,111 @@ static bool decisions_render(char *out, size_t size, size_t *used)
             unsigned long value = atomic_load(&counters.decisions[row][i]);
             if (value == 0)
                 continue;
-            ok = tg_text_appendf(out, size, used,
-                                 "tokengate_decisions_total{status=\"%d\",rule=\"", statuses[i]) &&
-                 label_append(out, size, used, name) &&
-                 tg_text_appendf(out, size, used, "\"} %lu\n", value);
+            ok = tg_buffer_printf(out, "tokengate_decisions_total{status=\"%d\",rule=\"", statuses[i]) &&
+                 label_append(out, name) &&
+                 tg_buffer_printf(out, "\"} %lu\n", value);
         }
     }
     pthread_mutex_unlock(&counters.names_lock);
     return ok;
 }
 
-static bool histogram_render(char *out, size_t size, size_t *used)
+static bool histogram_render(struct tg_buffer *out)
 {
     const char *name = "tokengate_decision_duration_seconds";
-    bool ok = family(out, size, used, name, "histogram",
+    bool ok = family(out, name, "histogram",
                      "Time from a whole request to its answer, waits for keys included.");
     unsigned long cumulative = 0;
     for (size_t i = 0; ok && i <= BUCKET_COUNT; i++) {
         cumulative += atomic_load(&counters.buckets[i]);
         if (i < BUCKET_COUNT)
-            ok = tg_text_appendf(out, size, used, "%s_bucket{le=\"%g\"} %lu\n", name,
+            ok = tg_buffer_printf(out, "%s_bucket{le=\"%g\"} %lu\n", name,
                                  (double)bucket_bounds[i] / 1e6, cumulative);
         else
-            ok = tg_text_appendf(out, size, used, "%s_bucket{le=\"+Inf\"} %lu\n", name,
+            ok = tg_buffer_printf(out, "%s_bucket{le=\"+Inf\"} %lu\n", name,
                                  cumulative);
     }
-    return ok && tg_text_appendf(out, size, used, "%s_sum %.6f\n%s_count %lu\n", name,
+    return ok && tg_buffer_printf(out, "%s_sum %.6f\n%s_count %lu\n", name,
                                  (double)atomic_load(&counters.duration_sum_us) / 1e6, name,
                                  cumulative);
 }
 
-static bool sources_render(char *out, size_t size, size_t *used,
-                           const struct tg_metrics_gauges *gauges)
+static bool sources_render(struct tg_buffer *out, const struct tg_metrics_gauges *gauges)
 {
-    bool ok = family(out, size, used, "tokengate_key_fetches_total", "counter",
+    bool ok = family(out, "tokengate_key_fetches_total", "counter",
                      "Fetches of remote key sources, by source and result.");
     for (size_t i = 0; ok && i < gauges->source_count; i++) {
         const struct tg_metrics_source *source = &gauges->sources[i];
         for (int success = 1; ok && success >= 0; success--)
-            ok = tg_text_appendf(out, size, used, "tokengate_key_fetches_total{source=\"") &&
-                 label_append(out, size, used, source->url) &&
-                 tg_text_appendf(out, size, used, "\",result=\"%s\"} %lu\n",
+            ok = tg_buffer_printf(out, "tokengate_key_fetches_total{source=\"") &&
+                 label_append(out, source->url) &&
+                 tg_buffer_printf(out, "\",result=\"%s\"} %lu\n",
                                  success ? "success" : "failure",
                                  success ? source->successes : source->failures);
     }
-    ok = ok && family(out, size, used, "tokengate_key_last_success_timestamp_seconds", "gauge",
+    ok = ok && family(out, "tokengate_key_last_success_timestamp_seconds", "gauge",
                       "When each remote key source last answered well (Unix time).");
     for (size_t i = 0; ok && i < gauges->source_count; i++) {
         const struct tg_metrics_source *source = &gauges->sources[i];
         if (source->last_success == 0)
             continue;
-        ok = tg_text_appendf(out, size, used,
-                             "tokengate_key_last_success_timestamp_seconds{source=\"") &&
-             label_append(out, size, used, source->url) &&
-             tg_text_appendf(out, size, used, "\"} %lld\n", (long long)source->last_success);
+        ok = tg_buffer_printf(out, "tokengate_key_last_success_timestamp_seconds{source=\"") &&
+             label_append(out, source->url) &&
+             tg_buffer_printf(out, "\"} %lld\n", (long long)source->last_success);
     }
     return ok;
 }
 
 /* A metric of one sample without labels. */
-static bool scalar(char *out, size_t size, size_t *used, const char *name, const char *type,
-                   const char *help, unsigned long long value)
+static bool scalar(struct tg_buffer *out, const char *name, const char *type, const char *help,
+                   unsigned long long value)
 {
-    return family(out, size, used, name, type, help) &&
-           tg_text_appendf(out, size, used, "%s %llu\n", name, value);
+    return family(out, name, type, help) &&
+           tg_buffer_printf(out, "%s %llu\n", name, value);
 }
 
-size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *out, size_t size)
+size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *storage, size_t size)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    bool ok = family(out, size, &used, "tokengate_build_info", "gauge",
+    struct tg_buffer out;
+    tg_buffer_init(&out, storage, size);
+    bool ok = family(&out, "tokengate_build_info", "gauge",
                      "The running version (always 1).") &&
-              tg_text_appendf(out, size, &used, "tokengate_build_info{version=\"%s\"} 1\n",
+              tg_buffer_printf(&out, "tokengate_build_info{version=\"%s\"} 1\n",
                               PACKAGE_VERSION) &&
-              decisions_render(out, size, &used) &&
-              family(out, size, &used, "tokengate_refusals_total", "counter",
+              decisions_render(&out) &&
+              family(&out, "tokengate_refusals_total", "counter",
                      "Refused requests by reason.");
     for (int i = TG_REFUSAL_NONE + 1; ok && i < TG_REFUSAL_COUNT; i++)
-        ok = tg_text_appendf(out, size, &used, "tokengate_refusals_total{reason=\"%s\"} %lu\n",
+        ok = tg_buffer_printf(&out, "tokengate_refusals_total{reason=\"%s\"} %lu\n",
                              tg_refusal_name((enum tg_refusal)i),
                              atomic_load(&counters.refusals[i]));
-    ok = ok && histogram_render(out, size, &used) &&
-         scalar(out, size, &used, "tokengate_token_cache_hits_total", "counter",
+    ok = ok && histogram_render(&out) &&
+         scalar(&out, "tokengate_token_cache_hits_total", "counter",
                 "Tokens whose signature was verified before.", gauges->cache_hits) &&
-         scalar(out, size, &used, "tokengate_token_cache_misses_total", "counter",
+         scalar(&out, "tokengate_token_cache_misses_total", "counter",
                 "Tokens whose signature had to be verified.", gauges->cache_misses) &&
-         scalar(out, size, &used, "tokengate_token_cache_entries", "gauge",
+         scalar(&out, "tokengate_token_cache_entries", "gauge",
                 "Verified tokens remembered now.", gauges->cache_entries) &&
-         scalar(out, size, &used, "tokengate_keys_loaded", "gauge",
+         scalar(&out, "tokengate_keys_loaded", "gauge",
                 "Verification keys in use (0: every request with a token gets 503).",
                 gauges->keys_loaded) &&
-         sources_render(out, size, &used, gauges) &&
-         scalar(out, size, &used, "tokengate_connections_open", "gauge",
+         sources_render(&out, gauges) &&
+         scalar(&out, "tokengate_connections_open", "gauge",
                 "Connections held on the main socket.", gauges->connections_open) &&
-         family(out, size, &used, "tokengate_connections_closed_total", "counter",
+         family(&out, "tokengate_connections_closed_total", "counter",
                 "Connections closed before a whole request arrived, by reason.") &&
-         tg_text_appendf(out, size, &used,
-                         "tokengate_connections_closed_total{reason=\"timeout\"} %lu\n"
+         tg_buffer_printf(&out, "tokengate_connections_closed_total{reason=\"timeout\"} %lu\n"
                          "tokengate_connections_closed_total{reason=\"malformed\"} %lu\n"
                          "tokengate_connections_closed_total{reason=\"too_large\"} %lu\n"
                          "tokengate_connections_closed_total{reason=\"limit\"} %lu\n",
                          gauges->closed_timeout, gauges->closed_malformed,
                          gauges->closed_too_large, gauges->closed_limit) &&
-         family(out, size, &used, "tokengate_config_reloads_total", "counter",
+         family(&out, "tokengate_config_reloads_total", "counter",
                 "Configuration reloads (SIGHUP), by result.") &&
-         tg_text_appendf(out, size, &used,
-                         "tokengate_config_reloads_total{result=\"success\"} %lu\n"
+         tg_buffer_printf(&out, "tokengate_config_reloads_total{result=\"success\"} %lu\n"
                          "tokengate_config_reloads_total{result=\"failure\"} %lu\n",
                          atomic_load(&counters.reloads[1]), atomic_load(&counters.reloads[0])) &&
-         scalar(out, size, &used, "tokengate_log_lines_dropped_total", "counter",
+         scalar(&out, "tokengate_log_lines_dropped_total", "counter",
                 "Log lines dropped because stderr did not keep up.", gauges->log_lines_dropped);
-    return ok ? used : 0;
+    return ok && !out.overflow ? out.used : 0;
 }

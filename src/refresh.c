@@ -513,13 +513,16 @@ static bool outcome_apply(struct tg_refresher *refresher, const struct job *job,
     tg_keyset_move(&source->keys, &outcome->keys);
     answer_save(refresher->state_dir, source->state_path, source->where, outcome->body,
                 outcome->body_len);
-    char kids[256] = "";
-    size_t used = 0;
-    for (size_t i = 0; i < source->keys.count && used < sizeof kids - 1; i++)
-        used += (size_t)snprintf(kids + used, sizeof kids - used, "%s%s", i ? ", " : "",
-                                 source->keys.keys[i].kid[0] ? source->keys.keys[i].kid : "-");
+    char storage[256];
+    struct tg_buffer kids;
+    tg_buffer_init(&kids, storage, sizeof storage - 4);
+    for (size_t i = 0; i < source->keys.count; i++)
+        tg_buffer_printf(&kids, "%s%s", i ? ", " : "",
+                         source->keys.keys[i].kid[0] ? source->keys.keys[i].kid : "-");
+    if (kids.overflow)
+        strcpy(storage + kids.used, "...");  /* the 4 bytes kept back */
     tg_log(TG_LOG_INFO, "%s: new keys from %s: %zu (kid %s)", source->where, source->url,
-           source->keys.count, kids);
+           source->keys.count, storage);
     return true;
 }
 

@@ -61,37 +61,56 @@ bool tg_text_is_single_line(const char *text)
     }
 }
 
-/* Appends the LEN bytes at TEXT, or as much as fits. */
-static bool append(char *out, size_t size, size_t *used, const char *text, size_t len)
+void tg_buffer_init(struct tg_buffer *buffer, char *storage, size_t size)
 {
-    size_t room = size - 1 - *used;
-    size_t n = len < room ? len : room;
-    memcpy(out + *used, text, n);
-    *used += n;
-    out[*used] = '\0';
-    return n == len;
+    buffer->data = storage;
+    buffer->size = size;
+    buffer->used = 0;
+    buffer->overflow = size == 0;
+    if (size)
+        storage[0] = '\0';
 }
 
-bool tg_text_appendf(char *out, size_t size, size_t *used, const char *format, ...)
+bool tg_buffer_append(struct tg_buffer *buffer, const char *text, size_t len)
 {
+    if (buffer->overflow)
+        return false;
+    size_t room = buffer->size - 1 - buffer->used;
+    size_t n = len < room ? len : room;
+    memcpy(buffer->data + buffer->used, text, n);
+    buffer->used += n;
+    buffer->data[buffer->used] = '\0';
+    buffer->overflow = n < len;
+    return !buffer->overflow;
+}
+
+bool tg_buffer_puts(struct tg_buffer *buffer, const char *text)
+{
+    return tg_buffer_append(buffer, text, strlen(text));
+}
+
+bool tg_buffer_printf(struct tg_buffer *buffer, const char *format, ...)
+{
+    if (buffer->overflow)
+        return false;
     va_list args;
     va_start(args, format);
-    int written = vsnprintf(out + *used, size - *used, format, args);
+    size_t room = buffer->size - buffer->used;
+    int written = vsnprintf(buffer->data + buffer->used, room, format, args);
     va_end(args);
     if (written < 0) {
-        out[*used] = '\0';
-        return false;
+        buffer->data[buffer->used] = '\0';
+        buffer->overflow = true;
+    } else if ((size_t)written >= room) {
+        buffer->used = buffer->size - 1;
+        buffer->overflow = true;
+    } else {
+        buffer->used += (size_t)written;
     }
-    if ((size_t)written >= size - *used) {
-        *used = size - 1;
-        return false;
-    }
-    *used += (size_t)written;
-    return true;
+    return !buffer->overflow;
 }
 
-bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
-                           const char *value)
+bool tg_buffer_logfmt(struct tg_buffer *buffer, const char *key, const char *value)
 {
     static const char hex[] = "0123456789abcdef";
     if (!value)
@@ -99,11 +118,12 @@ bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key
     bool bare = value[0] != '\0';
     for (const unsigned char *p = (const unsigned char *)value; bare && *p; p++)
         bare = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '=' && *p != '\\';
-    bool ok = append(out, size, used, " ", 1) && append(out, size, used, key, strlen(key)) &&
-              append(out, size, used, bare ? "=" : "=\"", bare ? 1 : 2);
+    tg_buffer_append(buffer, " ", 1);
+    tg_buffer_puts(buffer, key);
+    tg_buffer_append(buffer, bare ? "=" : "=\"", bare ? 1 : 2);
     if (bare)
-        return ok && append(out, size, used, value, strlen(value));
-    for (const unsigned char *p = (const unsigned char *)value; ok && *p; p++) {
+        return tg_buffer_puts(buffer, value);
+    for (const unsigned char *p = (const unsigned char *)value; *p && !buffer->overflow; p++) {
         char escaped[4] = {'\\', (char)*p, 0, 0};
         size_t len = 2;
         if (*p == '\n' || *p == '\r' || *p == '\t') {
@@ -117,9 +137,9 @@ bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key
             len = 1;
             escaped[0] = (char)*p;
         }
-        ok = append(out, size, used, escaped, len);
+        tg_buffer_append(buffer, escaped, len);
     }
-    return ok && append(out, size, used, "\"", 1);
+    return tg_buffer_append(buffer, "\"", 1);
 }
 
 /* The length of the well-formed UTF-8 sequence of two to four bytes at P
@@ -142,19 +162,11 @@ static size_t utf8_sequence_length(const unsigned char *p)
     return 0;
 }
 
-bool tg_text_json_append(char *out, size_t size, size_t *used, const char *key,
-                         const char *value, bool number)
+bool tg_buffer_json_string(struct tg_buffer *buffer, const char *value)
 {
     static const char hex[] = "0123456789abcdef";
-    bool ok = (*used == 0 || out[*used - 1] == '{' || append(out, size, used, ",", 1)) &&
-              append(out, size, used, "\"", 1) && append(out, size, used, key, strlen(key)) &&
-              append(out, size, used, "\":", 2);
-    if (!value)
-        return ok && append(out, size, used, "null", 4);
-    if (number)
-        return ok && append(out, size, used, value, strlen(value));
-    ok = ok && append(out, size, used, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)value; ok && *p;) {
+    tg_buffer_append(buffer, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)value; *p && !buffer->overflow;) {
         size_t control = tg_text_control_length((const char *)p);
         size_t sequence = *p >= 0x80 ? utf8_sequence_length(p) : 1;
         if (control || *p == '"' || *p == '\\' || sequence == 0) {
@@ -173,14 +185,28 @@ bool tg_text_json_append(char *out, size_t size, size_t *used, const char *key,
                          hex[code >> 8 & 15], hex[code >> 4 & 15], hex[code & 15]);
                 len = 6;
             }
-            ok = append(out, size, used, escaped, len);
+            tg_buffer_append(buffer, escaped, len);
             p += control ? control : 1;
             continue;
         }
-        ok = append(out, size, used, (const char *)p, sequence);
+        tg_buffer_append(buffer, (const char *)p, sequence);
         p += sequence;
     }
-    return ok && append(out, size, used, "\"", 1);
+    return tg_buffer_append(buffer, "\"", 1);
+}
+
+bool tg_buffer_json_member(struct tg_buffer *buffer, const char *key, const char *value,
+                           bool number)
+{
+    if (buffer->used > 0 && buffer->data[buffer->used - 1] != '{')
+        tg_buffer_append(buffer, ",", 1);
+    tg_buffer_json_string(buffer, key);
+    tg_buffer_append(buffer, ":", 1);
+    if (!value)
+        return tg_buffer_append(buffer, "null", 4);
+    if (number)
+        return tg_buffer_puts(buffer, value);
+    return tg_buffer_json_string(buffer, value);
 }
 
 const char *tg_file_trust_check(int fd, const char *path, bool secret, char *why,

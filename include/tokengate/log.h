@@ -55,8 +55,8 @@ void tg_log_fields(enum tg_log_level level, const struct tg_log_field *fields, s
  * starting with time and level (and for JOURNAL the priority prefix, text
  * only), then MESSAGE (printf-formatted text, may be NULL) and FIELDS. In
  * text, MESSAGE's control characters become "?" and field values are
- * quoted (tg_text_logfmt_append); in JSON everything is escaped
- * (tg_text_json_append) and a cut line is still one object. Returns the
+ * quoted (tg_buffer_logfmt); in JSON everything is escaped
+ * (tg_buffer_json_member) and a cut line is still one object. Returns the
  * length. */
 size_t tg_log_line_format(char *line, size_t size, enum tg_log_format format, bool journal,
                           enum tg_log_level level, const struct timespec *when,

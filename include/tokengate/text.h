@@ -21,29 +21,41 @@ bool tg_text_is_single_line(const char *text);
  * NUL, DEL, a C1 control, U+2028 or U+2029), or 0 when it starts with none. */
 size_t tg_text_control_length(const char *text);
 
-/* printf at OUT + *USED (OUT holds SIZE bytes, a string of length *USED,
- * and *USED stays below SIZE). False when the text did not fit: OUT then
- * holds as much as fitted; truncation is an error for the caller to say. */
-bool tg_text_appendf(char *out, size_t size, size_t *used, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The one text buffer: bounded, over the caller's storage (curl's dynbuf
+ * with its toobig limit, without allocating). The text is always
+ * NUL-terminated; an append that does not fit copies what fits and sets
+ * OVERFLOW, which stays set: later appends do nothing, and every append
+ * returns false from then on. A cut text is an error for the caller. */
+struct tg_buffer {
+    char *data;
+    size_t size;                /* bytes of storage */
+    size_t used;                /* length of the text */
+    bool overflow;
+};
 
-/* Appends " KEY=VALUE" (logfmt) to the string OUT of SIZE bytes, whose
- * length is *USED. VALUE (NULL: "-") stands bare when it is printable
- * ASCII without space, '"', '=' or '\\'; otherwise it is double-quoted with
- * backslash escapes (\" \\ \n \r \t, and \xHH for other controls and
- * every byte from 0x80), so that no value from outside can forge another
- * field or line. False when it did not fit (OUT then holds a cut line). */
-bool tg_text_logfmt_append(char *out, size_t size, size_t *used, const char *key,
-                           const char *value);
+void tg_buffer_init(struct tg_buffer *buffer, char *storage, size_t size);
+bool tg_buffer_append(struct tg_buffer *buffer, const char *text, size_t len);
+bool tg_buffer_puts(struct tg_buffer *buffer, const char *text);
+bool tg_buffer_printf(struct tg_buffer *buffer, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* Appends ,"KEY":VALUE to the JSON object being written in OUT (no comma
- * right after its "{"), as tg_text_logfmt_append does for logfmt. VALUE
- * NULL is null; with NUMBER it stands as given (the caller's digits);
- * otherwise it is a JSON string in which every control character (C1,
- * U+2028 and U+2029 included) is a \u escape and every byte that is not
- * well-formed UTF-8 becomes U+FFFD. False when it did not fit. */
-bool tg_text_json_append(char *out, size_t size, size_t *used, const char *key,
-                         const char *value, bool number);
+/* Appends " KEY=VALUE" (logfmt). VALUE (NULL: "-") stands bare when it is
+ * printable ASCII without space, '"', '=' or '\\'; otherwise it is
+ * double-quoted with backslash escapes (\" \\ \n \r \t, and \xHH for other
+ * controls and every byte from 0x80), so that no value from outside can
+ * forge another field or line. */
+bool tg_buffer_logfmt(struct tg_buffer *buffer, const char *key, const char *value);
+
+/* Appends VALUE as a JSON string: every control character (C1, U+2028 and
+ * U+2029 included) is a \u escape and every byte that is not well-formed
+ * UTF-8 becomes U+FFFD. */
+bool tg_buffer_json_string(struct tg_buffer *buffer, const char *value);
+
+/* Appends ,"KEY":VALUE to the JSON object being written (no comma right
+ * after its "{"). VALUE NULL is null; with NUMBER it stands as given (the
+ * caller's digits); otherwise a JSON string. */
+bool tg_buffer_json_member(struct tg_buffer *buffer, const char *key, const char *value,
+                           bool number);
 
 /* Reads all of PATH, at most MAX bytes, into a new NUL-terminated buffer
  * (the caller frees it). NULL with a sentence in ERR (naming neither

@@ -450,12 +450,16 @@ static void test_log_line_cannot_be_forged(void **state)
 
     /* Bytes beyond ASCII and every control are escaped; a cut line is said. */
     char out[64];
-    size_t used = 0;
-    out[0] = '\0';
-    assert_true(tg_text_logfmt_append(out, sizeof out, &used, "k", "\xe2\x80\xa8\x1b=\\"));
+    struct tg_buffer buffer;
+    tg_buffer_init(&buffer, out, sizeof out);
+    assert_true(tg_buffer_logfmt(&buffer, "k", "\xe2\x80\xa8\x1b=\\"));
     assert_string_equal(out, " k=\"\\xe2\\x80\\xa8\\x1b=\\\\\"");
-    used = 0;
-    assert_false(tg_text_logfmt_append(out, 8, &used, "key", "a long value"));
+    tg_buffer_init(&buffer, out, 8);
+    assert_false(tg_buffer_logfmt(&buffer, "key", "a long value"));
+    assert_int_equal(strlen(out), 7);
+    /* Overflow is sticky: nothing more is added, and it is said. */
+    assert_false(tg_buffer_puts(&buffer, ""));
+    assert_false(tg_buffer_printf(&buffer, "%s", ""));
     assert_int_equal(strlen(out), 7);
 }
 
