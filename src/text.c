@@ -71,24 +71,6 @@ void tg_buffer_init(struct tg_buffer *buffer, char *storage, size_t size)
         storage[0] = '\0';
 }
 
-bool tg_buffer_append(struct tg_buffer *buffer, const char *text, size_t len)
-{
-    if (buffer->overflow)
-        return false;
-    size_t room = buffer->size - 1 - buffer->used;
-    size_t n = len < room ? len : room;
-    memcpy(buffer->data + buffer->used, text, n);
-    buffer->used += n;
-    buffer->data[buffer->used] = '\0';
-    buffer->overflow = n < len;
-    return !buffer->overflow;
-}
-
-bool tg_buffer_puts(struct tg_buffer *buffer, const char *text)
-{
-    return tg_buffer_append(buffer, text, strlen(text));
-}
-
 bool tg_buffer_printf(struct tg_buffer *buffer, const char *format, ...)
 {
     if (buffer->overflow)

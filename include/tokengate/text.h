@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* The value of hex digit C (either case), or -1. */
 int tg_hex_digit(char c);
@@ -34,8 +35,27 @@ struct tg_buffer {
 };
 
 void tg_buffer_init(struct tg_buffer *buffer, char *storage, size_t size);
-bool tg_buffer_append(struct tg_buffer *buffer, const char *text, size_t len);
-bool tg_buffer_puts(struct tg_buffer *buffer, const char *text);
+
+/* Inline: the response and the variables are written with it on every
+ * decision. */
+static inline bool tg_buffer_append(struct tg_buffer *buffer, const char *text, size_t len)
+{
+    if (buffer->overflow)
+        return false;
+    size_t room = buffer->size - 1 - buffer->used;
+    size_t n = len < room ? len : room;
+    memcpy(buffer->data + buffer->used, text, n);
+    buffer->used += n;
+    buffer->data[buffer->used] = '\0';
+    buffer->overflow = n < len;
+    return !buffer->overflow;
+}
+
+static inline bool tg_buffer_puts(struct tg_buffer *buffer, const char *text)
+{
+    return tg_buffer_append(buffer, text, strlen(text));
+}
+
 bool tg_buffer_printf(struct tg_buffer *buffer, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
