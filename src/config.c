@@ -590,8 +590,7 @@ static void api_keys_set(struct parser *parser, const struct key *key, const cha
     else if (flag)
         problem(parser, "%s: end-user API key validation is not supported by this version yet",
                 key->name);
-    else
-        parser->rule->api_keys = false;
+    /* "no" is what every rule does: nothing to keep. */
 }
 
 static const struct key rule_keys[] = {

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http.c - one bounded HTTPS GET with libcurl (see http.h). */
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
+#include "tokengate/http.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
-#include "tokengate/http.h"
 #include "tokengate/provider.h"
 #include "tokengate/url.h"
 

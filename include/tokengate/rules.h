@@ -50,7 +50,6 @@ struct tg_rule {
     char *role, *min_role;
     char *permissions[TG_PERMISSIONS_MAX];
     size_t permission_count;
-    bool api_keys;
 };
 
 struct tg_capture {
