@@ -37,14 +37,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: noop_authorizer ADDRESS THREADS\n");
         return 2;
     }
-    char err[256];
+    struct tg_error err;
     FCGX_Init();
     /* libfcgi installs a SIGTERM handler that only sets a flag; a baseline
      * that outlives its benchmark is worse than one that dies at once. */
     signal(SIGTERM, SIG_DFL);
-    listen_fd = tg_listen_open(argv[1], 0666, NULL, err, sizeof err);
+    listen_fd = tg_listen_open(argv[1], 0666, NULL, &err);
     if (listen_fd < 0) {
-        fprintf(stderr, "noop_authorizer: %s\n", err);
+        fprintf(stderr, "noop_authorizer: %s\n", err.text);
         return 1;
     }
     int threads = atoi(argv[2]);

@@ -455,7 +455,8 @@ static void hierarchy_set(struct parser *parser, const struct key *key, const ch
             len--;
         }
         if (len == 0) {
-            problem(parser, "hierarchy: expected roles separated by >, e.g. Owner > Admin > Member");
+            problem(parser,
+                    "hierarchy: expected roles separated by >, e.g. Owner > Admin > Member");
             return;
         }
         if (hierarchy->count >= TG_ROLES_MAX) {
@@ -931,10 +932,10 @@ struct tg_config *tg_config_load(const char *path, struct tg_problems *problems)
     config->file = strdup(path);
 
     size_t len = 0;
-    char err[512];
-    char *text = tg_file_read(path, CONFIG_FILE_MAX, &len, err, sizeof err);
+    struct tg_error err;
+    char *text = tg_file_read(path, CONFIG_FILE_MAX, &len, &err);
     if (!text)
-        tg_problems_add(problems, path, 0, "%s", err);
+        tg_problems_add(problems, path, 0, "%s", err.text);
     if (text) {
         struct parser parser = {
             .config = config, .problems = problems, .file = path, .text = text, .len = len,

@@ -62,21 +62,20 @@ static const char *header_value(CURL *curl, const char *name)
     return header->value;
 }
 
-int tg_http_get(const struct tg_http_options *options, const char *url,
-                const char *const *headers, struct tg_http_response *response, char *err,
-                size_t err_size)
+int tg_http_get(const struct tg_http_options *options, const char *url, const char *const *headers,
+                struct tg_http_response *response, struct tg_error *error)
 {
     memset(response, 0, sizeof *response);
     response->max_age = -1;
     response->retry_after = -1;
     if (!tg_url_fetchable(url)) {
-        snprintf(err, err_size, "refusing to fetch %s: only https://, or http:// to loopback",
-                 url);
+        tg_error_set(error, "refusing to fetch %s: only https://, or http:// to loopback",
+                     url);
         return -1;
     }
     CURL *curl = curl_easy_init();
     if (!curl) {
-        snprintf(err, err_size, "cannot set up a transfer (out of memory)");
+        tg_error_set(error, "cannot set up a transfer (out of memory)");
         return -1;
     }
     struct curl_slist *list = NULL;
@@ -85,7 +84,7 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
         if (!grown) {
             curl_slist_free_all(list);
             curl_easy_cleanup(curl);
-            snprintf(err, err_size, "out of memory");
+            tg_error_set(error, "out of memory");
             return -1;
         }
         list = grown;
@@ -116,7 +115,7 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
     if (setup != CURLE_OK) {
         curl_slist_free_all(list);
         curl_easy_cleanup(curl);
-        snprintf(err, err_size, "%s: libcurl refused a safety option (%s): tokengate needs "
+        tg_error_set(error, "%s: libcurl refused a safety option (%s): tokengate needs "
                                 "libcurl 7.85.0 or later", url, curl_easy_strerror(setup));
         return -1;
     }
@@ -136,13 +135,13 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
     int result = 0;
     if (code != CURLE_OK) {
         if (body.too_large || code == CURLE_FILESIZE_EXCEEDED)
-            snprintf(err, err_size, "%s: the response is larger than %d KiB", url,
-                     TG_HTTP_BODY_MAX / 1024);
+            tg_error_set(error, "%s: the response is larger than %d KiB", url,
+                         TG_HTTP_BODY_MAX / 1024);
         else if (code == CURLE_ABORTED_BY_CALLBACK)
-            snprintf(err, err_size, "%s: fetch cancelled", url);
+            tg_error_set(error, "%s: fetch cancelled", url);
         else
-            snprintf(err, err_size, "%s: %s", url,
-                     curl_error[0] ? curl_error : curl_easy_strerror(code));
+            tg_error_set(error, "%s: %s", url,
+                         curl_error[0] ? curl_error : curl_easy_strerror(code));
         free(body.data);
         result = -1;
     } else {
@@ -155,7 +154,7 @@ int tg_http_get(const struct tg_http_options *options, const char *url,
         response->body = body.data ? body.data : strdup("");
         response->body_len = body.len;
         if (!response->body) {
-            snprintf(err, err_size, "out of memory");
+            tg_error_set(error, "out of memory");
             result = -1;
         }
     }

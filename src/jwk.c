@@ -201,7 +201,7 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
         }
     }
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
-    char err[256];
+    struct tg_error err;
     int rc;
     if (kty && !strcmp(kty, "oct") && context->origin != TG_JWK_LOCAL) {
         /* A set served at a URL is public by nature: a shared secret in it
@@ -216,7 +216,7 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
             warning(context, kid, "oct key without a valid k");
             return 0;
         }
-        rc = tg_keyset_add_secret(set, secret, (size_t)len, kid, only, err, sizeof err);
+        rc = tg_keyset_add_secret(set, secret, (size_t)len, kid, only, &err);
         OPENSSL_cleanse(secret, sizeof secret);
     } else {
         EVP_PKEY *pkey = !kty                 ? NULL
@@ -228,10 +228,10 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
             warning(context, kid, "%s", why ? why : "unsupported kty");
             return 0;
         }
-        rc = tg_keyset_add_pkey(set, pkey, kid, only, err, sizeof err);
+        rc = tg_keyset_take_pkey(set, pkey, kid, only, &err);
     }
     if (rc != 0) {
-        warning(context, kid, "%s", err);
+        warning(context, kid, "%s", err.text);
         return 0;
     }
     return 1;
@@ -239,19 +239,19 @@ static int jwk_add(struct tg_keyset *set, json_t *jwk, struct jwk_context *conte
 
 int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
                        enum tg_jwk_origin origin, tg_jwk_warning_fn warn, void *context,
-                       char *err, size_t err_size)
+                       struct tg_error *error)
 {
-    json_error_t error;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+    json_error_t json_error;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_error);
     if (!json_is_object(root)) {
-        snprintf(err, err_size, "not a JWK set (line %d: %s)", error.line,
-                 root ? "not a JSON object" : error.text);
+        tg_error_set(error, "not a JWK set (line %d: %s)", json_error.line,
+                     root ? "not a JSON object" : json_error.text);
         json_decref(root);
         return -1;
     }
     json_t *keys = json_object_get(root, "keys");
     if (keys && !json_is_array(keys)) {
-        snprintf(err, err_size, "not a JWK set: \"keys\" is not an array");
+        tg_error_set(error, "not a JWK set: \"keys\" is not an array");
         json_decref(root);
         return -1;
     }
@@ -260,7 +260,7 @@ int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
     size_t count = keys ? json_array_size(keys) : 1;
     for (size_t i = 0; i < count; i++) {
         if (set->count >= TG_KEYS_MAX) {
-            snprintf(err, err_size, "more than %d keys", TG_KEYS_MAX);
+            tg_error_set(error, "more than %d keys", TG_KEYS_MAX);
             json_decref(root);
             return -1;
         }
@@ -272,17 +272,15 @@ int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
 }
 
 int tg_keyset_add_jwks_file(struct tg_keyset *set, const char *path, tg_jwk_warning_fn warn,
-                            void *context, char *err, size_t err_size)
+                            void *context, struct tg_error *error)
 {
     size_t len;
-    char inner[256];
-    char *text = tg_file_read_trusted(path, TG_JWKS_MAX_BYTES, false, &len, err, err_size);
+    char *text = tg_file_read_trusted(path, TG_JWKS_MAX_BYTES, false, &len, error);
     if (!text)
         return -1;
-    int added =
-        tg_keyset_add_jwks(set, text, len, TG_JWK_LOCAL, warn, context, inner, sizeof inner);
+    int added = tg_keyset_add_jwks(set, text, len, TG_JWK_LOCAL, warn, context, error);
     if (added < 0)
-        snprintf(err, err_size, "%s: %s", path, inner);
+        tg_error_prefix(error, "%s", path);
     free(text);
     return added;
 }

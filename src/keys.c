@@ -122,15 +122,14 @@ enum tg_alg tg_key_default_algorithm(EVP_PKEY *pkey)
     return TG_ALG_UNKNOWN;
 }
 
-static struct tg_key *keyset_slot(struct tg_keyset *set, const char *kid, char *err,
-                                  size_t err_size)
+static struct tg_key *keyset_slot(struct tg_keyset *set, const char *kid, struct tg_error *error)
 {
     if (set->count >= TG_KEYS_MAX) {
-        snprintf(err, err_size, "more than %d keys", TG_KEYS_MAX);
+        tg_error_set(error, "more than %d keys", TG_KEYS_MAX);
         return NULL;
     }
     if (kid && strlen(kid) >= TG_KID_MAX) {
-        snprintf(err, err_size, "kid longer than %d characters", TG_KID_MAX - 1);
+        tg_error_set(error, "kid longer than %d characters", TG_KID_MAX - 1);
         return NULL;
     }
     struct tg_key *key = &set->keys[set->count];
@@ -184,23 +183,22 @@ static bool key_contexts_prepare(struct tg_key *key)
 
 /* Gives KEY its public key PKEY (owned from now on) verifying ALGS, and
  * sets up its verify contexts. On failure KEY is released. */
-static int key_public_set(struct tg_key *key, EVP_PKEY *pkey, unsigned algs, char *err,
-                          size_t err_size)
+static int key_public_set(struct tg_key *key, EVP_PKEY *pkey, unsigned algs, struct tg_error *error)
 {
     key->pkey = pkey;
     key->algs = algs;
     if (!key_contexts_prepare(key)) {
         key_release(key);
-        snprintf(err, err_size, "cannot set up verification for this key");
+        tg_error_set(error, "cannot set up verification for this key");
         return -1;
     }
     return 0;
 }
 
-int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
-                       char *err, size_t err_size)
+int tg_keyset_take_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
+                        struct tg_error *error)
 {
-    struct tg_key *key = keyset_slot(set, kid, err, err_size);
+    struct tg_key *key = keyset_slot(set, kid, error);
     if (!key) {
         EVP_PKEY_free(pkey);
         return -1;
@@ -210,58 +208,58 @@ int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, e
         int is_rsa = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA ||
                      EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA_PSS;
         if (is_rsa)
-            snprintf(err, err_size, "RSA key of %d bits refused: at least %d are required",
-                     EVP_PKEY_get_bits(pkey), TG_RSA_MIN_BITS);
+            tg_error_set(error, "RSA key of %d bits refused: at least %d are required",
+                         EVP_PKEY_get_bits(pkey), TG_RSA_MIN_BITS);
         else
-            snprintf(err, err_size, "unsupported key type (use RSA, EC P-256/384/521 or Ed25519)");
+            tg_error_set(error, "unsupported key type (use RSA, EC P-256/384/521 or Ed25519)");
         EVP_PKEY_free(pkey);
         return -1;
     }
     if (only != TG_ALG_UNKNOWN) {
         if (!(algs & TG_ALG_BIT(only))) {
-            snprintf(err, err_size, "alg %s does not fit the key's type", tg_alg_name(only));
+            tg_error_set(error, "alg %s does not fit the key's type", tg_alg_name(only));
             EVP_PKEY_free(pkey);
             return -1;
         }
         algs = TG_ALG_BIT(only);
     }
-    if (key_public_set(key, pkey, algs, err, err_size) != 0)
+    if (key_public_set(key, pkey, algs, error) != 0)
         return -1;
     set->count++;
     return 0;
 }
 
 int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
-                      const char *kid, char *err, size_t err_size)
+                      const char *kid, struct tg_error *error)
 {
     BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     if (!pkey) {
-        snprintf(err, err_size, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        tg_error_set(error, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
         return -1;
     }
-    return tg_keyset_add_pkey(set, pkey, kid, TG_ALG_UNKNOWN, err, err_size);
+    return tg_keyset_take_pkey(set, pkey, kid, TG_ALG_UNKNOWN, error);
 }
 
 int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, size_t len,
-                         const char *kid, enum tg_alg only, char *err, size_t err_size)
+                         const char *kid, enum tg_alg only, struct tg_error *error)
 {
     /* RFC 7518 3.2: an HMAC key must be at least as long as the hash output;
      * 32 bytes is the floor for HS256. */
     if (len < 32) {
-        snprintf(err, err_size, "HMAC secret shorter than 32 bytes");
+        tg_error_set(error, "HMAC secret shorter than 32 bytes");
         return -1;
     }
     if (only != TG_ALG_UNKNOWN && !(TG_ALG_BIT(only) & HMAC_ALGS)) {
-        snprintf(err, err_size, "alg %s does not fit an HMAC secret", tg_alg_name(only));
+        tg_error_set(error, "alg %s does not fit an HMAC secret", tg_alg_name(only));
         return -1;
     }
-    struct tg_key *key = keyset_slot(set, kid, err, err_size);
+    struct tg_key *key = keyset_slot(set, kid, error);
     unsigned char *copy = key ? malloc(len) : NULL;
     if (!copy) {
         if (key)
-            snprintf(err, err_size, "out of memory");
+            tg_error_set(error, "out of memory");
         return -1;
     }
     memcpy(copy, secret, len);
@@ -273,49 +271,45 @@ int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, siz
 }
 
 int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *kid,
-                           char *err, size_t err_size)
+                           struct tg_error *error)
 {
     size_t len;
-    char *pem = tg_file_read_trusted(path, KEY_FILE_MAX, false, &len, err, err_size);
+    char *pem = tg_file_read_trusted(path, KEY_FILE_MAX, false, &len, error);
     if (!pem)
         return -1;
-    char inner[256];
-    int rc = tg_keyset_add_pem(set, pem, len, kid, inner, sizeof inner);
+    int rc = tg_keyset_add_pem(set, pem, len, kid, error);
     if (rc != 0)
-        snprintf(err, err_size, "%s: %s", path, inner);
+        tg_error_prefix(error, "%s", path);
     free(pem);
     return rc;
 }
 
 int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
-                              char *err, size_t err_size)
+                              struct tg_error *error)
 {
     size_t len;
-    char *secret = tg_file_read_trusted(path, KEY_FILE_MAX, true, &len, err, err_size);
+    char *secret = tg_file_read_trusted(path, KEY_FILE_MAX, true, &len, error);
     if (!secret)
         return -1;
     while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
         len--;
-    char inner[256];
-    int rc = tg_keyset_add_secret(set, (unsigned char *)secret, len, kid, TG_ALG_UNKNOWN, inner,
-                                  sizeof inner);
+    int rc = tg_keyset_add_secret(set, (unsigned char *)secret, len, kid, TG_ALG_UNKNOWN, error);
     if (rc != 0)
-        snprintf(err, err_size, "%s: %s", path, inner);
+        tg_error_prefix(error, "%s", path);
     OPENSSL_cleanse(secret, len);
     free(secret);
     return rc;
 }
 
-int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char *err,
-                       size_t err_size)
+int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, struct tg_error *error)
 {
-    struct tg_key *key = keyset_slot(set, source->kid, err, err_size);
+    struct tg_key *key = keyset_slot(set, source->kid, error);
     if (!key)
         return -1;
     if (source->secret) {
         key->algs = source->algs;
         if (!(key->secret = malloc(source->secret_len))) {
-            snprintf(err, err_size, "out of memory");
+            tg_error_set(error, "out of memory");
             return -1;
         }
         memcpy(key->secret, source->secret, source->secret_len);
@@ -323,21 +317,20 @@ int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char 
     } else {
         /* The public key is immutable once loaded: sharing it is safe. */
         if (EVP_PKEY_up_ref(source->pkey) != 1) {
-            snprintf(err, err_size, "cannot share the key");
+            tg_error_set(error, "cannot share the key");
             return -1;
         }
-        if (key_public_set(key, source->pkey, source->algs, err, err_size) != 0)
+        if (key_public_set(key, source->pkey, source->algs, error) != 0)
             return -1;
     }
     set->count++;
     return 0;
 }
 
-int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source, char *err,
-                      size_t err_size)
+int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source, struct tg_error *error)
 {
     for (size_t i = 0; i < source->count; i++)
-        if (tg_keyset_add_copy(set, &source->keys[i], err, err_size) != 0)
+        if (tg_keyset_add_copy(set, &source->keys[i], error) != 0)
             return -1;
     return 0;
 }

@@ -35,14 +35,13 @@ bool tg_listen_is_local(const char *address)
            strncmp(address, "[::1]:", 6) == 0;
 }
 
-bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err,
-                             size_t err_size)
+bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, struct tg_error *error)
 {
     char user[128];
     const char *colon = strchr(owner, ':');
     size_t user_len = colon ? (size_t)(colon - owner) : strlen(owner);
     if (user_len >= sizeof user) {
-        snprintf(err, err_size, "socket_owner: name too long");
+        tg_error_set(error, "socket_owner: name too long");
         return false;
     }
     memcpy(user, owner, user_len);
@@ -52,7 +51,7 @@ bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *er
     if (user_len) {
         struct passwd *entry = getpwnam(user);
         if (!entry) {
-            snprintf(err, err_size, "socket_owner: no user '%s'", user);
+            tg_error_set(error, "socket_owner: no user '%s'", user);
             return false;
         }
         *uid = entry->pw_uid;
@@ -61,7 +60,7 @@ bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *er
     if (colon && colon[1]) {
         struct group *entry = getgrnam(colon + 1);
         if (!entry) {
-            snprintf(err, err_size, "socket_owner: no group '%s'", colon + 1);
+            tg_error_set(error, "socket_owner: no group '%s'", colon + 1);
             return false;
         }
         *gid = entry->gr_gid;
@@ -69,8 +68,7 @@ bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *er
     return true;
 }
 
-static int unix_socket_open(const char *path, long mode, const char *owner, char *err,
-                            size_t err_size)
+static int unix_socket_open(const char *path, long mode, const char *owner, struct tg_error *error)
 {
     /* Bound under a temporary name and renamed once listening, so that the
      * path never names a socket that refuses connections (a web server
@@ -78,18 +76,18 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     if (snprintf(address.sun_path, sizeof address.sun_path, "%s.new", path) >=
         (int)sizeof address.sun_path) {
-        snprintf(err, err_size, "unix socket path too long: %s", path);
+        tg_error_set(error, "unix socket path too long: %s", path);
         return -1;
     }
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;
-    if (owner && !tg_listen_owner_resolve(owner, &uid, &gid, err, err_size))
+    if (owner && !tg_listen_owner_resolve(owner, &uid, &gid, error))
         return -1;
     /* Remove a stale socket from an earlier run, but never another file. */
     struct stat info;
     if (lstat(path, &info) == 0) {
         if (!S_ISSOCK(info.st_mode)) {
-            snprintf(err, err_size, "%s exists and is not a socket", path);
+            tg_error_set(error, "%s exists and is not a socket", path);
             return -1;
         }
         unlink(path);
@@ -98,7 +96,7 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
         unlink(address.sun_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, err_size, "socket: %s", strerror(errno));
+        tg_error_set(error, "socket: %s", strerror(errno));
         return -1;
     }
     /* Bind under a umask that lets nobody in, then open up to MODE: there
@@ -109,7 +107,7 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
     if (bound != 0 || chmod(address.sun_path, (mode_t)mode) != 0 ||
         (owner && chown(address.sun_path, uid, gid) != 0) ||
         listen(fd, LISTEN_BACKLOG) != 0 || rename(address.sun_path, path) != 0) {
-        snprintf(err, err_size, "cannot listen on %s: %s", path, strerror(errno));
+        tg_error_set(error, "cannot listen on %s: %s", path, strerror(errno));
         if (bound == 0)
             unlink(address.sun_path);
         close(fd);
@@ -118,13 +116,13 @@ static int unix_socket_open(const char *path, long mode, const char *owner, char
     return fd;
 }
 
-static int tcp_socket_open(const char *address, char *err, size_t err_size)
+static int tcp_socket_open(const char *address, struct tg_error *error)
 {
     char host[256];
     const char *colon = strrchr(address, ':');
     size_t host_len = colon ? (size_t)(colon - address) : 0;
     if (host_len == 0 || host_len >= sizeof host) {
-        snprintf(err, err_size, "listen: expected host:port, got %s", address);
+        tg_error_set(error, "listen: expected host:port, got %s", address);
         return -1;
     }
     memcpy(host, address, host_len);
@@ -138,14 +136,14 @@ static int tcp_socket_open(const char *address, char *err, size_t err_size)
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, colon + 1, &hints, &found);
     if (rc != 0) {
-        snprintf(err, err_size, "listen %s: %s", address, gai_strerror(rc));
+        tg_error_set(error, "listen %s: %s", address, gai_strerror(rc));
         return -1;
     }
     int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int yes = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) != 0 ||
         bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-        snprintf(err, err_size, "cannot listen on %s: %s", address, strerror(errno));
+        tg_error_set(error, "cannot listen on %s: %s", address, strerror(errno));
         if (fd >= 0)
             close(fd);
         fd = -1;
@@ -154,10 +152,9 @@ static int tcp_socket_open(const char *address, char *err, size_t err_size)
     return fd;
 }
 
-int tg_listen_open(const char *address, long mode, const char *owner, char *err,
-                   size_t err_size)
+int tg_listen_open(const char *address, long mode, const char *owner, struct tg_error *error)
 {
     if (address[0] == '/')
-        return unix_socket_open(address, mode, owner, err, err_size);
-    return tcp_socket_open(address, err, err_size);
+        return unix_socket_open(address, mode, owner, error);
+    return tcp_socket_open(address, error);
 }

@@ -128,9 +128,9 @@ static bool decisions_render(struct tg_buffer *out)
             unsigned long value = atomic_load(&counters.decisions[row][i]);
             if (value == 0)
                 continue;
-            ok = tg_buffer_printf(out, "tokengate_decisions_total{status=\"%d\",rule=\"", statuses[i]) &&
-                 label_append(out, name) &&
-                 tg_buffer_printf(out, "\"} %lu\n", value);
+            ok = tg_buffer_printf(out, "tokengate_decisions_total{status=\"%d\",rule=\"",
+                                  statuses[i]) &&
+                 label_append(out, name) && tg_buffer_printf(out, "\"} %lu\n", value);
         }
     }
     pthread_mutex_unlock(&counters.names_lock);

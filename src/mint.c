@@ -149,7 +149,8 @@ int tg_cli_mint(int argc, char **argv)
     size_t secret_len = 0;
     if (hmac) {
         secret = stream_read(key_file, 64 * 1024, &secret_len);
-        while (secret && secret_len && (secret[secret_len - 1] == '\n' || secret[secret_len - 1] == '\r'))
+        while (secret && secret_len &&
+               (secret[secret_len - 1] == '\n' || secret[secret_len - 1] == '\r'))
             secret_len--;
     } else {
         pkey = PEM_read_PrivateKey(key_file, NULL, NULL, NULL);

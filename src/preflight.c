@@ -29,23 +29,23 @@ static void directory_of(const char *path, char *directory, size_t size)
 }
 
 /* Whether the user running this can create entries in DIRECTORY: NULL, or
- * a sentence in WHY. */
-static const char *directory_writable(const char *directory, char *why, size_t why_size)
+ * the sentence in WHY. */
+static const char *directory_writable(const char *directory, struct tg_error *why)
 {
     struct stat status;
     if (stat(directory, &status) != 0) {
-        snprintf(why, why_size, "the directory %s does not exist%s", directory,
-                 errno == ENOENT ? "" : " or cannot be reached");
-        return why;
+        tg_error_set(why, "the directory %s does not exist%s", directory,
+                     errno == ENOENT ? "" : " or cannot be reached");
+        return why->text;
     }
     if (!S_ISDIR(status.st_mode)) {
-        snprintf(why, why_size, "%s is not a directory", directory);
-        return why;
+        tg_error_set(why, "%s is not a directory", directory);
+        return why->text;
     }
     if (access(directory, W_OK | X_OK) != 0) {
-        snprintf(why, why_size, "user %u cannot create files in %s", (unsigned)geteuid(),
-                 directory);
-        return why;
+        tg_error_set(why, "user %u cannot create files in %s", (unsigned)geteuid(),
+                     directory);
+        return why->text;
     }
     return NULL;
 }
@@ -53,13 +53,14 @@ static const char *directory_writable(const char *directory, char *why, size_t w
 static void address_check(const struct tg_config *config, const char *key, const char *address,
                           int line, struct tg_problems *errors, struct tg_problems *warnings)
 {
-    char directory[PATH_MAX], why[PATH_MAX + 128];
+    char directory[PATH_MAX];
+    struct tg_error why;
     if (address[0] == '/') {
         directory_of(address, directory, sizeof directory);
-        if (directory_writable(directory, why, sizeof why))
+        if (directory_writable(directory, &why))
             tg_problems_add(errors, config->file, line,
                             "%s: %s (create it first, e.g. with systemd's RuntimeDirectory=)",
-                            key, why);
+                            key, why.text);
         return;
     }
     if (!tg_listen_is_local(address))
@@ -82,9 +83,9 @@ static void socket_owner_check(const struct tg_config *config, struct tg_problem
     }
     uid_t uid;
     gid_t gid;
-    char why[256];
-    if (!tg_listen_owner_resolve(config->socket_owner, &uid, &gid, why, sizeof why)) {
-        tg_problems_add(errors, config->file, line, "%s", why);
+    struct tg_error why;
+    if (!tg_listen_owner_resolve(config->socket_owner, &uid, &gid, &why)) {
+        tg_problems_add(errors, config->file, line, "%s", why.text);
         return;
     }
     /* chown(2): only root may give a file away; others may only pick one of
@@ -108,14 +109,14 @@ static void state_dir_check(const struct tg_config *config, struct tg_problems *
 {
     int line = line_or_top(config->state_dir_line);
     const char *label = config->state_dir_line ? "state_dir" : "state_dir (the default)";
-    char why[PATH_MAX + 128];
+    struct tg_error why;
     struct stat status;
     if (stat(config->state_dir, &status) != 0) {
         char parent[PATH_MAX];
         directory_of(config->state_dir, parent, sizeof parent);
-        if (directory_writable(parent, why, sizeof why))
+        if (directory_writable(parent, &why))
             tg_problems_add(errors, config->file, line,
-                            "%s %s cannot be created: %s", label, config->state_dir, why);
+                            "%s %s cannot be created: %s", label, config->state_dir, why.text);
         return;
     }
     if (!S_ISDIR(status.st_mode) || access(config->state_dir, W_OK | X_OK) != 0) {
@@ -125,8 +126,8 @@ static void state_dir_check(const struct tg_config *config, struct tg_problems *
                         config->state_dir, (unsigned)geteuid());
         return;
     }
-    if (tg_state_dir_check(config->state_dir, why, sizeof why))
-        tg_problems_add(errors, config->file, line, "%s: %s", label, why);
+    if (tg_state_dir_check(config->state_dir, &why))
+        tg_problems_add(errors, config->file, line, "%s: %s", label, why.text);
 }
 
 static bool in_hierarchy(const struct tg_role_hierarchy *hierarchy, const char *role)

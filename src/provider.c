@@ -16,48 +16,48 @@
 /* Refreshing more than daily protects nothing, and a huge max-age must not
  * stop rotation from ever being noticed. */
 
-static json_t *object_load(const char *body, size_t len, const char *what, char *err,
-                           size_t err_size)
+static json_t *object_load(const char *body, size_t len, const char *what, struct tg_error *error)
 {
-    json_error_t error;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error);
+    json_error_t json_error;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &json_error);
     if (!root) {
-        snprintf(err, err_size, "the %s is not JSON (line %d: %s)", what, error.line, error.text);
+        tg_error_set(error, "the %s is not JSON (line %d: %s)", what, json_error.line,
+                     json_error.text);
         return NULL;
     }
     if (!json_is_object(root)) {
-        snprintf(err, err_size, "the %s is not a JSON object", what);
+        tg_error_set(error, "the %s is not a JSON object", what);
         json_decref(root);
         return NULL;
     }
     return root;
 }
 
-int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set, char *err,
-                              size_t err_size)
+int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set,
+                              struct tg_error *error)
 {
-    json_t *root = object_load(body, len, "token verification metadata", err, err_size);
+    json_t *root = object_load(body, len, "token verification metadata", error);
     if (!root)
         return -1;
     json_t *pem = json_object_get(root, "verifier_key_pem");
     int result = -1;
     if (!json_is_string(pem)) {
-        snprintf(err, err_size, "the token verification metadata has no verifier_key_pem");
+        tg_error_set(error, "the token verification metadata has no verifier_key_pem");
     } else {
-        char why[256];
+        struct tg_error why;
         result = tg_keyset_add_pem(set, json_string_value(pem), json_string_length(pem), NULL,
-                                   why, sizeof why);
+                                   &why);
         if (result != 0)
-            snprintf(err, err_size, "verifier_key_pem: %s", why);
+            tg_error_set(error, "verifier_key_pem: %s", why.text);
     }
     json_decref(root);
     return result;
 }
 
 int tg_provider_discovery_read(const char *body, size_t len, const char *issuer, char *jwks_uri,
-                               char *err, size_t err_size)
+                               struct tg_error *error)
 {
-    json_t *root = object_load(body, len, "discovery document", err, err_size);
+    json_t *root = object_load(body, len, "discovery document", error);
     if (!root)
         return -1;
     const char *found_issuer = json_string_value(json_object_get(root, "issuer"));
@@ -66,14 +66,14 @@ int tg_provider_discovery_read(const char *body, size_t len, const char *issuer,
     /* A document naming another issuer could hand us an attacker's keys
      * for our issuer: the discovery spec requires the exact match. */
     if (!found_issuer)
-        snprintf(err, err_size, "the discovery document has no issuer");
+        tg_error_set(error, "the discovery document has no issuer");
     else if (strcmp(found_issuer, issuer) != 0)
-        snprintf(err, err_size, "the discovery document names issuer '%.200s', not %s",
-                 found_issuer, issuer);
+        tg_error_set(error, "the discovery document names issuer '%.200s', not %s",
+                     found_issuer, issuer);
     else if (!uri)
-        snprintf(err, err_size, "the discovery document has no jwks_uri");
+        tg_error_set(error, "the discovery document has no jwks_uri");
     else if (strlen(uri) >= TG_URL_MAX)
-        snprintf(err, err_size, "the discovery document's jwks_uri is too long");
+        tg_error_set(error, "the discovery document's jwks_uri is too long");
     else {
         strcpy(jwks_uri, uri);
         result = 0;

@@ -231,7 +231,8 @@ static void warning_keep(void *context, const char *message)
 static void warnings_log(const struct warnings *warnings, const char *where, const char *url)
 {
     const char *line = warnings->text;
-    for (const char *end; (end = memchr(line, '\n', warnings->used - (size_t)(line - warnings->text)));
+    for (const char *end;
+         (end = memchr(line, '\n', warnings->used - (size_t)(line - warnings->text)));
          line = end + 1)
         tg_log(TG_LOG_WARN, "%s: %s: %.*s", where, url, (int)(end - line), line);
 }
@@ -239,15 +240,13 @@ static void warnings_log(const struct warnings *warnings, const char *where, con
 /* Turns a source's answer (metadata or JWK set) into keys, keeping the
  * warnings about skipped keys in WARNINGS. */
 static int answer_read(enum tg_source_kind kind, const char *body, size_t len,
-                       struct tg_keyset *keys, struct warnings *warnings, char *err,
-                       size_t err_size)
+                       struct tg_keyset *keys, struct warnings *warnings, struct tg_error *error)
 {
     if (kind == TG_SOURCE_PROPELAUTH)
-        return tg_provider_metadata_read(body, len, keys, err, err_size);
-    int added = tg_keyset_add_jwks(keys, body, len, TG_JWK_REMOTE, warning_keep, warnings, err,
-                                   err_size);
+        return tg_provider_metadata_read(body, len, keys, error);
+    int added = tg_keyset_add_jwks(keys, body, len, TG_JWK_REMOTE, warning_keep, warnings, error);
     if (added == 0) {
-        snprintf(err, err_size, "the JWK set holds no key that can verify signatures");
+        tg_error_set(error, "the JWK set holds no key that can verify signatures");
         return -1;
     }
     return added < 0 ? -1 : 0;
@@ -262,16 +261,16 @@ static void job_from_source(struct job *job, const struct source *source)
     memcpy(job->where, source->where, sizeof job->where);
 }
 
-const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size)
+const char *tg_state_dir_check(const char *state_dir, struct tg_error *why)
 {
     int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return NULL;  /* created at the first save */
-        snprintf(why, why_size, "cannot open %s: %s", state_dir, strerror(errno));
-        return why;
+        tg_error_set(why, "cannot open %s: %s", state_dir, strerror(errno));
+        return why->text;
     }
-    const char *problem = tg_file_trust_check(fd, state_dir, false, why, why_size);
+    const char *problem = tg_file_trust_check(fd, state_dir, false, why);
     close(fd);
     return problem;
 }
@@ -281,29 +280,28 @@ const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size
 static void source_load_saved(struct source *source, const char *state_dir)
 {
     size_t len;
-    char err[512];
-    if (tg_state_dir_check(state_dir, err, sizeof err)) {
+    struct tg_error err;
+    if (tg_state_dir_check(state_dir, &err)) {
         tg_log(TG_LOG_WARN, "%s: ignoring the keys saved for %s: state_dir: %s", source->where,
-               source->url, err);
+               source->url, err.text);
         return;
     }
     errno = 0;
-    char *body = tg_file_read_trusted(source->state_path, TG_HTTP_BODY_MAX, false, &len, err,
-                                      sizeof err);
+    char *body = tg_file_read_trusted(source->state_path, TG_HTTP_BODY_MAX, false, &len, &err);
     if (!body) {
         if (errno != ENOENT)
             tg_log(TG_LOG_WARN, "%s: ignoring the keys saved for %s: %s", source->where,
-                   source->url, err);
+                   source->url, err.text);
         return;
     }
     struct warnings warnings = {.used = 0};
-    int rc = answer_read(source->kind, body, len, &source->keys, &warnings, err, sizeof err);
+    int rc = answer_read(source->kind, body, len, &source->keys, &warnings, &err);
     warnings_log(&warnings, source->where, source->url);
     source->reported = warnings;
     if (rc != 0) {
         tg_keyset_clear(&source->keys);
         tg_log(TG_LOG_WARN, "%s: ignoring saved keys in %s: %s", source->where,
-               source->state_path, err);
+               source->state_path, err.text);
     } else {
         tg_log(TG_LOG_INFO, "%s: %zu keys for %s loaded from %s", source->where,
                source->keys.count, source->url, source->state_path);
@@ -321,9 +319,9 @@ static void answer_save(const char *state_dir, const char *path, const char *whe
                             "next start", where, state_dir, strerror(errno));
         return;
     }
-    char why[512];
-    if (tg_state_dir_check(state_dir, why, sizeof why)) {
-        tg_log(TG_LOG_WARN, "%s: keys are not saved: state_dir: %s", where, why);
+    struct tg_error why;
+    if (tg_state_dir_check(state_dir, &why)) {
+        tg_log(TG_LOG_WARN, "%s: keys are not saved: state_dir: %s", where, why.text);
         return;
     }
     char temporary[PATH_MAX + 8];
@@ -370,14 +368,14 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
         headers[0] = authorization;
         headers[1] = propelauth_url;
     }
-    char err[1024];
+    struct tg_error err;
     atomic_fetch_add(&refresher->fetches, 1);
-    int rc = tg_http_get(&options, url, headers, response, err, sizeof err);
+    int rc = tg_http_get(&options, url, headers, response, &err);
     OPENSSL_cleanse(authorization, sizeof authorization);
     if (rc != 0) {
         /* A fetch cancelled by a stop is no failure of the provider's. */
         if (!atomic_load(&refresher->stopping))
-            tg_log(TG_LOG_ERROR, "%s: fetching keys failed: %s", job->where, err);
+            tg_log(TG_LOG_ERROR, "%s: fetching keys failed: %s", job->where, err.text);
         return false;
     }
     if (response->status != 200) {
@@ -394,7 +392,7 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
     struct tg_http_response response;
     const char *url = job->url;
     char discovery_url[TG_URL_MAX + 64], jwks_uri[TG_URL_MAX];
-    char err[1024];
+    struct tg_error err;
     outcome->max_age = outcome->retry_after = -1;
     if (job->kind == TG_SOURCE_OIDC) {
         /* oidc_issuer is at most TG_URL_MAX: the join always fits. */
@@ -403,8 +401,8 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
         bool ok = fetch_document(refresher, settings, job, discovery_url, false, &response);
         outcome->retry_after = response.retry_after;
         if (ok && tg_provider_discovery_read(response.body, response.body_len, job->url, jwks_uri,
-                                             err, sizeof err) != 0) {
-            tg_log(TG_LOG_ERROR, "%s: %s: %s", job->where, discovery_url, err);
+                                             &err) != 0) {
+            tg_log(TG_LOG_ERROR, "%s: %s: %s", job->where, discovery_url, err.text);
             ok = false;
         } else if (ok && !tg_url_fetchable(jwks_uri)) {
             tg_log(TG_LOG_ERROR, "%s: %s: the discovery document's jwks_uri '%.200s' is not an "
@@ -421,9 +419,10 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
     outcome->retry_after = response.retry_after;
     outcome->max_age = response.max_age;
     if (ok && answer_read(job->kind, response.body, response.body_len, &outcome->keys,
-                          &outcome->warnings, err, sizeof err) != 0) {
+                          &outcome->warnings, &err) != 0) {
         warnings_log(&outcome->warnings, job->where, url);
-        tg_log(TG_LOG_ERROR, "%s: %s: %s; the previous keys stay in use", job->where, url, err);
+        tg_log(TG_LOG_ERROR, "%s: %s: %s; the previous keys stay in use", job->where, url,
+               err.text);
         tg_keyset_clear(&outcome->keys);
         ok = false;
     }
@@ -443,13 +442,13 @@ static void source_fetch(struct tg_refresher *refresher, const struct fetch_sett
 static void keys_publish(struct tg_refresher *refresher)
 {
     struct tg_keyset *keys = calloc(1, sizeof *keys);
-    char err[256] = "out of memory";
-    bool ok = keys && tg_keyset_add_all(keys, &refresher->static_keys, err, sizeof err) == 0;
+    struct tg_error err = {"out of memory"};
+    bool ok = keys && tg_keyset_add_all(keys, &refresher->static_keys, &err) == 0;
     for (size_t i = 0; ok && i < refresher->source_count; i++)
-        ok = tg_keyset_add_all(keys, &refresher->sources[i]->keys, err, sizeof err) == 0;
+        ok = tg_keyset_add_all(keys, &refresher->sources[i]->keys, &err) == 0;
     if (!ok) {
         tg_log(TG_LOG_ERROR, "cannot assemble the key set (%s): the previous keys stay in use",
-               err);
+               err.text);
         tg_keyset_free(keys);
         return;
     }
@@ -667,7 +666,8 @@ int tg_refresher_configure(struct tg_refresher *refresher, const struct tg_confi
     for (int i = 0; i < count; i++)
         fetches += sources[i]->kind == TG_SOURCE_OIDC ? 2 : 1;
     long wait = fetches * (TG_HTTP_TOTAL_TIMEOUT_MS / 1000) + 2;
-    refresher->wait_seconds = wait < TG_REFRESH_WAIT_MAX_SECONDS ? wait : TG_REFRESH_WAIT_MAX_SECONDS;
+    refresher->wait_seconds =
+        wait < TG_REFRESH_WAIT_MAX_SECONDS ? wait : TG_REFRESH_WAIT_MAX_SECONDS;
     refresher->min_interval = config->refresh_min_interval;
     keys_publish(refresher);
     pthread_cond_signal(&refresher->wake);

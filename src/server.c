@@ -466,10 +466,10 @@ static void reload(struct tg_server *server)
 static int address_open(const struct tg_config *config, const char *address, int line,
                         char *path, size_t path_size)
 {
-    char err[512];
-    int fd = tg_listen_open(address, config->socket_mode, config->socket_owner, err, sizeof err);
+    struct tg_error err;
+    int fd = tg_listen_open(address, config->socket_mode, config->socket_owner, &err);
     if (fd < 0) {
-        tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, line, err);
+        tg_log(TG_LOG_ERROR, "%s:%d: %s", config->file, line, err.text);
         return -1;
     }
     if (address[0] == '/')

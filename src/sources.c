@@ -29,36 +29,33 @@ size_t tg_sources_keys_load(const struct tg_config *config, struct tg_keyset *ke
                            struct tg_problems *problems)
 {
     size_t before = problems->count + problems->dropped;
-    char err[512];
+    struct tg_error err;
     tg_keyset_clear(keys);
     for (size_t i = 0; i < config->verifier_key_count; i++)
-        if (tg_keyset_add_pem_file(keys, config->verifier_keys[i].value, NULL, err,
-                                   sizeof err) != 0)
+        if (tg_keyset_add_pem_file(keys, config->verifier_keys[i].value, NULL, &err) != 0)
             tg_problems_add(problems, config->file, config->verifier_keys[i].line,
-                            "verifier_key: %s", err);
+                            "verifier_key: %s", err.text);
     if (config->hmac_secret_file.value &&
-        tg_keyset_add_secret_file(keys, config->hmac_secret_file.value, NULL, err, sizeof err) != 0)
+        tg_keyset_add_secret_file(keys, config->hmac_secret_file.value, NULL, &err) != 0)
         tg_problems_add(problems, config->file, config->hmac_secret_file.line,
-                        "hmac_secret_file: %s", err);
+                        "hmac_secret_file: %s", err.text);
     for (size_t i = 0; i < config->jwks_count; i++) {
         const struct tg_config_source *source = &config->jwks[i];
         if (tg_source_is_url(source->value))
             continue; /* fetched by the refresher */
         struct source_warning where = {config->file, source->line};
-        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, err,
-                                            sizeof err);
+        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, &err);
         if (added < 0)
-            tg_problems_add(problems, config->file, source->line, "jwks: %s", err);
+            tg_problems_add(problems, config->file, source->line, "jwks: %s", err.text);
         else if (added == 0)
             tg_problems_add(problems, config->file, source->line,
                             "jwks: %s holds no key that can verify signatures", source->value);
     }
     /* Checked now rather than at the first fetch, minutes later. */
     if (config->ca_file && config->ca_file[0]) {
-        char *bundle = tg_file_read(config->ca_file, 16 * 1024 * 1024, &(size_t){0}, err,
-                                    sizeof err);
+        char *bundle = tg_file_read(config->ca_file, 16 * 1024 * 1024, &(size_t){0}, &err);
         if (!bundle)
-            tg_problems_add(problems, config->file, config->ca_file_line, "ca_file: %s", err);
+            tg_problems_add(problems, config->file, config->ca_file_line, "ca_file: %s", err.text);
         else if (!strstr(bundle, "-----BEGIN CERTIFICATE-----"))
             tg_problems_add(problems, config->file, config->ca_file_line,
                             "ca_file: %s holds no PEM certificate", config->ca_file);
@@ -93,11 +90,11 @@ int tg_sources_api_key_read(const struct tg_config *config, char *key, size_t si
     const char *path = config->api_key_file;
     int line = config->api_key_file_line;
     /* The key lets anyone act as this application towards PropelAuth. */
-    char err[512];
+    struct tg_error err;
     size_t len;
-    char *text = tg_file_read_trusted(path, size - 1, true, &len, err, sizeof err);
+    char *text = tg_file_read_trusted(path, size - 1, true, &len, &err);
     if (!text) {
-        tg_problems_add(problems, config->file, line, "api_key_file: %s", err);
+        tg_problems_add(problems, config->file, line, "api_key_file: %s", err.text);
         return -1;
     }
     while (len > 0 && strchr(" \t\r\n", text[len - 1]))

@@ -61,6 +61,30 @@ bool tg_text_is_single_line(const char *text)
     }
 }
 
+void tg_error_set(struct tg_error *error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error->text, sizeof error->text, format, args);
+    va_end(args);
+}
+
+void tg_error_prefix(struct tg_error *error, const char *format, ...)
+{
+    char prefix[TG_ERROR_MAX], inner[TG_ERROR_MAX];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(prefix, sizeof prefix, format, args);
+    va_end(args);
+    memcpy(inner, error->text, sizeof inner);
+    /* Cut to fit, as error messages may be. */
+    struct tg_buffer text;
+    tg_buffer_init(&text, error->text, sizeof error->text);
+    tg_buffer_puts(&text, prefix);
+    tg_buffer_puts(&text, ": ");
+    tg_buffer_puts(&text, inner);
+}
+
 void tg_buffer_init(struct tg_buffer *buffer, char *storage, size_t size)
 {
     buffer->data = storage;
@@ -191,35 +215,32 @@ bool tg_buffer_json_member(struct tg_buffer *buffer, const char *key, const char
     return tg_buffer_json_string(buffer, value);
 }
 
-const char *tg_file_trust_check(int fd, const char *path, bool secret, char *why,
-                                size_t why_size)
+const char *tg_file_trust_check(int fd, const char *path, bool secret, struct tg_error *why)
 {
     struct stat status;
     if (fstat(fd, &status) != 0) {
-        snprintf(why, why_size, "cannot inspect %s: %s", path, strerror(errno));
-        return why;
+        tg_error_set(why, "cannot inspect %s: %s", path, strerror(errno));
+        return why->text;
     }
     unsigned mode = (unsigned)(status.st_mode & 07777);
     if (status.st_uid != geteuid() && status.st_uid != 0)
-        snprintf(why, why_size,
-                 "%s belongs to uid %u, neither tokengate's user (uid %u) nor root: chown it",
-                 path, (unsigned)status.st_uid, (unsigned)geteuid());
+        tg_error_set(why, "%s belongs to uid %u, neither tokengate's user (uid %u) nor root: "
+                          "chown it",
+                     path, (unsigned)status.st_uid, (unsigned)geteuid());
     else if (secret && (mode & (S_IROTH | S_IWOTH)))
-        snprintf(why, why_size,
-                 "%s is readable or writable by every user (mode %04o): chmod 600 it (or 640 "
-                 "with the group tokengate runs as)",
-                 path, mode);
+        tg_error_set(why, "%s is readable or writable by every user (mode %04o): chmod 600 it "
+                          "(or 640 with the group tokengate runs as)",
+                     path, mode);
     else if (mode & (S_IWGRP | S_IWOTH))
-        snprintf(why, why_size, "%s is writable by group or others (mode %04o): chmod go-w it",
-                 path, mode);
+        tg_error_set(why, "%s is writable by group or others (mode %04o): chmod go-w it", path,
+                     mode);
     else
         return NULL;
-    return why;
+    return why->text;
 }
 
 /* Reads all of the open FD (at most MAX bytes) into a new buffer. */
-static char *fd_read(int fd, const char *path, size_t max, size_t *len, char *err,
-                     size_t err_size)
+static char *fd_read(int fd, const char *path, size_t max, size_t *len, struct tg_error *error)
 {
     char *buffer = malloc(max + 1);
     size_t n = 0;
@@ -236,9 +257,9 @@ static char *fd_read(int fd, const char *path, size_t max, size_t *len, char *er
     }
     if (failed || n > max) {
         if (failed)
-            snprintf(err, err_size, "cannot read %s", path);
+            tg_error_set(error, "cannot read %s", path);
         else
-            snprintf(err, err_size, "%s is larger than %zu KiB", path, max / 1024);
+            tg_error_set(error, "%s is larger than %zu KiB", path, max / 1024);
         free(buffer);
         return NULL;
     }
@@ -247,30 +268,29 @@ static char *fd_read(int fd, const char *path, size_t max, size_t *len, char *er
     return buffer;
 }
 
-static char *file_read(const char *path, size_t max, size_t *len, int trust, char *err,
-                       size_t err_size)
+static char *file_read(const char *path, size_t max, size_t *len, int trust, struct tg_error *error)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
+        tg_error_set(error, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     /* Checked on the descriptor that is read, so that the file cannot be
      * swapped between the check and the read. */
     char *text = NULL;
-    if (trust < 0 || !tg_file_trust_check(fd, path, trust == 1, err, err_size))
-        text = fd_read(fd, path, max, len, err, err_size);
+    if (trust < 0 || !tg_file_trust_check(fd, path, trust == 1, error))
+        text = fd_read(fd, path, max, len, error);
     close(fd);
     return text;
 }
 
-char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size)
+char *tg_file_read(const char *path, size_t max, size_t *len, struct tg_error *error)
 {
-    return file_read(path, max, len, -1, err, err_size);
+    return file_read(path, max, len, -1, error);
 }
 
-char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len, char *err,
-                           size_t err_size)
+char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len,
+                           struct tg_error *error)
 {
-    return file_read(path, max, len, secret ? 1 : 0, err, err_size);
+    return file_read(path, max, len, secret ? 1 : 0, error);
 }

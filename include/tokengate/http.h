@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "tokengate/jwk.h"
+#include "tokengate/text.h"
 
 /* The largest answer taken: a JWK set (or PropelAuth metadata, smaller). */
 #define TG_HTTP_BODY_MAX TG_JWKS_MAX_BYTES
@@ -43,12 +44,11 @@ struct tg_http_response {
 
 /* Fetches URL with up to TG_HTTP_HEADERS_MAX extra request HEADERS ("Name:
  * value", NULL-terminated list, may be NULL). Returns 0 once any HTTP
- * response arrived (whatever its status), or -1 with a sentence in ERR for a
- * transport failure. ERR never holds a header value: headers carry the API
+ * response arrived (whatever its status), or -1 with a sentence in ERROR for a
+ * transport failure. ERROR never holds a header value: headers carry the API
  * key. */
-int tg_http_get(const struct tg_http_options *options, const char *url,
-                const char *const *headers, struct tg_http_response *response, char *err,
-                size_t err_size);
+int tg_http_get(const struct tg_http_options *options, const char *url, const char *const *headers,
+                struct tg_http_response *response, struct tg_error *error);
 void tg_http_response_clear(struct tg_http_response *response);
 
 /* Call once, before any thread starts (libcurl's global state). */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "tokengate/keys.h"
+#include "tokengate/text.h"
 
 #define TG_JWKS_MAX_BYTES (256 * 1024)
 
@@ -25,14 +26,14 @@ typedef void (*tg_jwk_warning_fn)(void *context, const char *message);
 enum tg_jwk_origin { TG_JWK_LOCAL, TG_JWK_REMOTE };
 
 /* Adds the keys of TEXT, a JWK set {"keys": [...]} or a single JWK, from
- * ORIGIN to SET. Returns how many were added, or -1 with ERR when TEXT is
+ * ORIGIN to SET. Returns how many were added, or -1 with ERROR when TEXT is
  * not a JWK set or the set is full. */
 int tg_keyset_add_jwks(struct tg_keyset *set, const char *text, size_t len,
                        enum tg_jwk_origin origin, tg_jwk_warning_fn warn, void *context,
-                       char *err, size_t err_size);
+                       struct tg_error *error);
 
 /* The same for the file PATH. */
 int tg_keyset_add_jwks_file(struct tg_keyset *set, const char *path, tg_jwk_warning_fn warn,
-                            void *context, char *err, size_t err_size);
+                            void *context, struct tg_error *error);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <openssl/evp.h>
+#include "tokengate/text.h"
 
 enum tg_alg {
     TG_ALG_UNKNOWN = 0,
@@ -51,23 +52,23 @@ struct tg_keyset {
 };
 
 /* Adds the public key in the PEM file PATH. Returns 0, or -1 with a message
- * in ERR (never containing key material). */
+ * in ERROR (never containing key material). */
 int tg_keyset_add_pem_file(struct tg_keyset *set, const char *path, const char *kid,
-                           char *err, size_t err_size);
+                           struct tg_error *error);
 /* Adds a public key from PEM text. */
 int tg_keyset_add_pem(struct tg_keyset *set, const char *pem, size_t pem_len,
-                      const char *kid, char *err, size_t err_size);
-/* Adds PKEY (the set takes ownership, also on failure) under KID, verifying
+                      const char *kid, struct tg_error *error);
+/* Takes PKEY (the set owns it from now on, also on failure) under KID, verifying
  * the algorithms its type allows, narrowed to ONLY when ONLY is not
  * TG_ALG_UNKNOWN. */
-int tg_keyset_add_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
-                       char *err, size_t err_size);
+int tg_keyset_take_pkey(struct tg_keyset *set, EVP_PKEY *pkey, const char *kid, enum tg_alg only,
+                        struct tg_error *error);
 /* Adds an HMAC secret of LEN bytes (copied) under KID. */
 int tg_keyset_add_secret(struct tg_keyset *set, const unsigned char *secret, size_t len,
-                         const char *kid, enum tg_alg only, char *err, size_t err_size);
+                         const char *kid, enum tg_alg only, struct tg_error *error);
 /* Adds an HMAC secret read from PATH (trailing newlines stripped). */
 int tg_keyset_add_secret_file(struct tg_keyset *set, const char *path, const char *kid,
-                              char *err, size_t err_size);
+                              struct tg_error *error);
 void tg_keyset_clear(struct tg_keyset *set);
 
 /* Clears TO and moves FROM's keys into it; FROM is left empty (its keys
@@ -77,11 +78,10 @@ void tg_keyset_move(struct tg_keyset *to, struct tg_keyset *from);
 void tg_keyset_free(struct tg_keyset *set);
 
 /* Adds a copy of SOURCE (sharing its immutable public key) to SET. */
-int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, char *err,
-                       size_t err_size);
+int tg_keyset_add_copy(struct tg_keyset *set, const struct tg_key *source, struct tg_error *error);
 /* Adds a copy of every key of SOURCE to SET. */
-int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source, char *err,
-                      size_t err_size);
+int tg_keyset_add_all(struct tg_keyset *set, const struct tg_keyset *source,
+                      struct tg_error *error);
 /* True when every key of SUBSET (same kid, algorithms and key material) is
  * also in SET: what was verified with SUBSET still holds under SET. */
 bool tg_keyset_contains_all(const struct tg_keyset *set, const struct tg_keyset *subset);

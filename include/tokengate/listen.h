@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include "tokengate/text.h"
 
 /* The longest unix socket path: sun_path holds it with ".new" (the name it
  * is bound under until it listens) and its NUL. */
@@ -21,15 +22,13 @@
 
 /* Opens ADDRESS ("host:port" or an absolute unix socket path). A unix
  * socket gets MODE and, when OWNER ("user[:group]") is given, that owner.
- * Returns the listening fd, or -1 with a message in ERR. */
-int tg_listen_open(const char *address, long mode, const char *owner, char *err,
-                   size_t err_size);
+ * Returns the listening fd, or -1 with a sentence in ERROR. */
+int tg_listen_open(const char *address, long mode, const char *owner, struct tg_error *error);
 
 /* Resolves socket_owner OWNER ("user", "user:group" or ":group") into
  * *UID and *GID ((uid_t)-1 / (gid_t)-1 for what it leaves out). False with
- * a sentence in ERR for a user or group this system does not have. */
-bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, char *err,
-                             size_t err_size);
+ * a sentence in ERROR for a user or group this system does not have. */
+bool tg_listen_owner_resolve(const char *owner, uid_t *uid, gid_t *gid, struct tg_error *error);
 
 /* True when FD is a listening stream socket (what a web server or systemd
  * hands over on fd 0). */

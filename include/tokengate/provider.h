@@ -17,6 +17,7 @@
 #include "tokengate/jwk.h"
 #include "tokengate/keys.h"
 #include "tokengate/url.h"
+#include "tokengate/text.h"
 
 
 enum tg_source_kind {
@@ -26,16 +27,16 @@ enum tg_source_kind {
 };
 
 /* Adds the verifier key of a PropelAuth metadata BODY ({"verifier_key_pem":
- * "-----BEGIN PUBLIC KEY-----..."}) to SET. Returns 0, or -1 with ERR. */
-int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set, char *err,
-                              size_t err_size);
+ * "-----BEGIN PUBLIC KEY-----..."}) to SET. Returns 0, or -1 with ERROR. */
+int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set,
+                              struct tg_error *error);
 
 /* Reads an OpenID Connect discovery BODY: its "issuer" must be ISSUER
  * exactly (OpenID Connect Discovery 1.0, section 4.3) and its "jwks_uri" a
  * URL tokengate may fetch, copied to JWKS_URI (TG_URL_MAX bytes). Returns 0,
- * or -1 with ERR. */
+ * or -1 with ERROR. */
 int tg_provider_discovery_read(const char *body, size_t len, const char *issuer, char *jwks_uri,
-                               char *err, size_t err_size);
+                               struct tg_error *error);
 
 /* A sentence for the log about a non-200 STATUS from a source of KIND, e.g.
  * that PropelAuth's 401 means the API key is wrong. */

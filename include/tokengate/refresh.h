@@ -24,6 +24,7 @@
 #include "tokengate/config.h"
 #include "tokengate/keys.h"
 #include "tokengate/provider.h"
+#include "tokengate/text.h"
 
 /* How long a request with an unknown kid may wait for the fetch it
  * started (or joined): a round fetches every source in turn (an OIDC issuer
@@ -65,9 +66,10 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher);
 bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait);
 
 /* Whether STATE_DIR can be trusted with key sets (tg_file_trust_check on
- * the directory): NULL when it can or does not exist yet, else WHY. Saved
- * key sets in an untrusted directory are neither read nor written. */
-const char *tg_state_dir_check(const char *state_dir, char *why, size_t why_size);
+ * the directory): NULL when it can or does not exist yet, else the
+ * sentence it puts in WHY. Saved key sets in an untrusted directory are
+ * neither read nor written. */
+const char *tg_state_dir_check(const char *state_dir, struct tg_error *why);
 
 /* How many fetches of sources have been started (the tests count them). */
 /* What the metrics say of each remote source: copied into REPORT (at most

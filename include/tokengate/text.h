@@ -22,6 +22,23 @@ bool tg_text_is_single_line(const char *text);
  * NUL, DEL, a C1 control, U+2028 or U+2029), or 0 when it starts with none. */
 size_t tg_text_control_length(const char *text);
 
+/* The one error type (jansson's json_error_t): a sentence that says what
+ * went wrong and where, for a log line or a FILE:LINE problem. It never
+ * holds a secret or key material. */
+#define TG_ERROR_MAX 512
+struct tg_error {
+    char text[TG_ERROR_MAX];
+};
+
+/* Sets ERROR's sentence (printf), cut to fit. */
+void tg_error_set(struct tg_error *error, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Puts a prefix (printf) and ": " before ERROR's sentence, e.g. the name of
+ * the file an inner error came from. */
+void tg_error_prefix(struct tg_error *error, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The one text buffer: bounded, over the caller's storage (curl's dynbuf
  * with its toobig limit, without allocating). The text is always
  * NUL-terminated; an append that does not fit copies what fits and sets
@@ -78,22 +95,21 @@ bool tg_buffer_json_member(struct tg_buffer *buffer, const char *key, const char
                            bool number);
 
 /* Reads all of PATH, at most MAX bytes, into a new NUL-terminated buffer
- * (the caller frees it). NULL with a sentence in ERR (naming neither
+ * (the caller frees it). NULL with a sentence in ERROR (naming neither
  * content nor secret) when it cannot be opened, read, or is larger. */
-char *tg_file_read(const char *path, size_t max, size_t *len, char *err, size_t err_size);
+char *tg_file_read(const char *path, size_t max, size_t *len, struct tg_error *error);
 
 /* Whether the open file FD (named PATH in messages) can be trusted, as
  * OpenBSD's httpd checks secrets: it belongs to tokengate's user or root,
  * and neither group nor others may write it; a SECRET is not readable by
- * others either. NULL when it can; else WHY, filled with a sentence that
- * says how to fix it. */
-const char *tg_file_trust_check(int fd, const char *path, bool secret, char *why,
-                                size_t why_size);
+ * others either. NULL when it can; else the sentence it puts in WHY,
+ * which says how to fix it. */
+const char *tg_file_trust_check(int fd, const char *path, bool secret, struct tg_error *why);
 
 /* tg_file_read() for a file whose content is trusted (keys, secrets):
- * refused, with the reason in ERR, unless tg_file_trust_check() passes on
+ * refused, with the reason in ERROR, unless tg_file_trust_check() passes on
  * the descriptor it reads. */
-char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len, char *err,
-                           size_t err_size);
+char *tg_file_read_trusted(const char *path, size_t max, bool secret, size_t *len,
+                           struct tg_error *error);
 
 #endif

@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (keys.count == 0) {
         support_keyset_add(&keys, support_key_rsa(), NULL);
         char *secret_path = support_file_write("fuzzing-secret-fuzzing-secret-fuzzing");
-        char err[128];
-        tg_keyset_add_secret_file(&keys, secret_path, "h", err, sizeof err);
+        struct tg_error err;
+        tg_keyset_add_secret_file(&keys, secret_path, "h", &err);
         free(secret_path);
     }
     struct tg_jwt_policy policy = {.keys = &keys, .algorithms = ~0u,

@@ -20,18 +20,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[size - 1] = '\0';
     size_t len = size - 1;
     static struct tg_keyset keys;
-    char err[512], uri[TG_URL_MAX];
+    struct tg_error err;
+    char uri[TG_URL_MAX];
     switch (data[0] % 5) {
     case 0:
-        tg_provider_metadata_read(body, len, &keys, err, sizeof err);
+        tg_provider_metadata_read(body, len, &keys, &err);
         break;
     case 1:
-        if (tg_provider_discovery_read(body, len, "https://idp.example", uri, err, sizeof err) ==
+        if (tg_provider_discovery_read(body, len, "https://idp.example", uri, &err) ==
                 0 && (!uri[0] || strlen(uri) >= TG_URL_MAX))
             abort();
         break;
     case 2:
-        tg_keyset_add_jwks(&keys, body, len, TG_JWK_REMOTE, NULL, NULL, err, sizeof err);
+        tg_keyset_add_jwks(&keys, body, len, TG_JWK_REMOTE, NULL, NULL, &err);
         break;
     case 3:
         if (tg_provider_max_age_parse(body) < -1)

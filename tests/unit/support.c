@@ -62,9 +62,9 @@ char *support_public_pem(EVP_PKEY *key)
 void support_keyset_add(struct tg_keyset *set, EVP_PKEY *key, const char *kid)
 {
     char *pem = support_public_pem(key);
-    char err[256];
-    if (tg_keyset_add_pem(set, pem, strlen(pem), kid, err, sizeof err) != 0)
-        die(err);
+    struct tg_error err;
+    if (tg_keyset_add_pem(set, pem, strlen(pem), kid, &err) != 0)
+        die(err.text);
     free(pem);
 }
 

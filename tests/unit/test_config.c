@@ -372,12 +372,13 @@ static char *file_under(const char *variable, const char *relative)
     const char *directory = getenv(variable);
     if (!directory)
         return NULL;
-    char path[4096], err[256];
+    char path[4096];
+    struct tg_error err;
     snprintf(path, sizeof path, "%s/%s", directory, relative);
     size_t len;
-    char *text = tg_file_read(path, 1024 * 1024, &len, err, sizeof err);
+    char *text = tg_file_read(path, 1024 * 1024, &len, &err);
     if (!text)
-        fail_msg("%s", err);
+        fail_msg("%s", err.text);
     return text;
 }
 

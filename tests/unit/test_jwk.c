@@ -72,10 +72,9 @@ static void warning_collect(void *context, const char *message)
 
 static int load(struct tg_keyset *set, const char *text)
 {
-    char err[256];
+    struct tg_error err;
     warnings[0] = '\0';
-    return tg_keyset_add_jwks(set, text, strlen(text), TG_JWK_LOCAL, warning_collect, NULL, err,
-                              sizeof err);
+    return tg_keyset_add_jwks(set, text, strlen(text), TG_JWK_LOCAL, warning_collect, NULL, &err);
 }
 
 /* Verifies the JWS's signature with the set's only key. */
@@ -193,11 +192,11 @@ static void test_unfit_keys_are_skipped_with_a_warning(void **state)
     tg_keyset_clear(&set);
     free(edited);
     /* Not a JWK set at all. */
-    char err[256];
-    assert_int_equal(tg_keyset_add_jwks(&set, "[1]", 3, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
-    assert_int_equal(tg_keyset_add_jwks(&set, "{\"keys\":1}", 10, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
+    struct tg_error err;
+    assert_int_equal(tg_keyset_add_jwks(&set, "[1]", 3, TG_JWK_LOCAL, NULL, NULL, &err), -1);
+    assert_int_equal(tg_keyset_add_jwks(&set, "{\"keys\":1}", 10, TG_JWK_LOCAL, NULL, NULL, &err), -1);
     assert_int_equal(
-        tg_keyset_add_jwks(&set, "{\"keys\":[],\"keys\":[]}", 22, TG_JWK_LOCAL, NULL, NULL, err, sizeof err), -1);
+        tg_keyset_add_jwks(&set, "{\"keys\":[],\"keys\":[]}", 22, TG_JWK_LOCAL, NULL, NULL, &err), -1);
 }
 
 static void test_tokens_choose_keys_by_kid_from_a_set(void **state)
@@ -207,10 +206,9 @@ static void test_tokens_choose_keys_by_kid_from_a_set(void **state)
     EVP_PKEY *first = support_key_rsa(), *second = support_key_new("RSA2048");
     char *pems[2] = {support_public_pem(first), support_public_pem(second)};
     struct tg_keyset set = {0};
-    char err[256];
+    struct tg_error err;
     for (int i = 0; i < 2; i++)
-        assert_int_equal(tg_keyset_add_pem(&set, pems[i], strlen(pems[i]), i ? "b" : "a", err,
-                                           sizeof err), 0);
+        assert_int_equal(tg_keyset_add_pem(&set, pems[i], strlen(pems[i]), i ? "b" : "a", &err), 0);
     /* Export the moduli as JWKs through OpenSSL, then load them back. */
     char text[4096] = "{\"keys\":[";
     for (int i = 0; i < 2; i++) {
@@ -301,11 +299,11 @@ static void test_remote_oct_keys_are_skipped(void **state)
     (void)state;
     char set_text[2048];
     snprintf(set_text, sizeof set_text, "{\"keys\":[%s,%s]}", vectors[0].jwk, vectors[2].jwk);
-    char err[256];
+    struct tg_error err;
     struct tg_keyset set = {0};
     warnings[0] = '\0';
     assert_int_equal(tg_keyset_add_jwks(&set, set_text, strlen(set_text), TG_JWK_REMOTE,
-                                        warning_collect, NULL, err, sizeof err),
+                                        warning_collect, NULL, &err),
                      1);
     assert_non_null(strstr(warnings, "oct key skipped"));
     tg_keyset_clear(&set);

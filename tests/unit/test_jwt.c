@@ -483,8 +483,8 @@ static void test_hmac(void **state)
     const char *secret = "0123456789abcdef0123456789abcdef-secret";
     char *path = support_file_write(secret);
     struct tg_keyset set = {0};
-    char err[256];
-    assert_int_equal(tg_keyset_add_secret_file(&set, path, NULL, err, sizeof err), 0);
+    struct tg_error err;
+    assert_int_equal(tg_keyset_add_secret_file(&set, path, NULL, &err), 0);
     struct tg_jwt_policy saved = policy;
     policy.keys = &set;
     policy.algorithms = TG_ALG_BIT(TG_ALG_HS256) | TG_ALG_BIT(TG_ALG_HS512);
@@ -498,8 +498,8 @@ static void test_hmac(void **state)
     free(token);
     /* Too short a secret is refused at load. */
     char *short_path = support_file_write("short");
-    assert_int_equal(tg_keyset_add_secret_file(&set, short_path, NULL, err, sizeof err), -1);
-    assert_non_null(strstr(err, "shorter than 32"));
+    assert_int_equal(tg_keyset_add_secret_file(&set, short_path, NULL, &err), -1);
+    assert_non_null(strstr(err.text, "shorter than 32"));
     policy = saved;
     tg_keyset_clear(&set);
     unlink(path);
@@ -515,11 +515,11 @@ static void test_weak_rsa_key_refused(void **state)
     EVP_PKEY *weak = support_key_new("RSA1024");
     char *pem = support_public_pem(weak);
     struct tg_keyset set = {0};
-    char err[256];
-    assert_int_equal(tg_keyset_add_pem(&set, pem, strlen(pem), NULL, err, sizeof err), -1);
-    assert_non_null(strstr(err, "1024 bits"));
+    struct tg_error err;
+    assert_int_equal(tg_keyset_add_pem(&set, pem, strlen(pem), NULL, &err), -1);
+    assert_non_null(strstr(err.text, "1024 bits"));
     assert_int_equal(set.count, 0);
-    assert_int_equal(tg_keyset_add_pem(&set, "garbage", 7, NULL, err, sizeof err), -1);
+    assert_int_equal(tg_keyset_add_pem(&set, "garbage", 7, NULL, &err), -1);
     free(pem);
     EVP_PKEY_free(weak);
 }

@@ -33,9 +33,9 @@ static void test_metadata_gives_the_verifier_key(void **state)
 {
     (void)state;
     struct tg_keyset set = {0};
-    char err[256];
+    struct tg_error err;
     char *body = metadata_for(support_key_rsa());
-    assert_int_equal(tg_provider_metadata_read(body, strlen(body), &set, err, sizeof err), 0);
+    assert_int_equal(tg_provider_metadata_read(body, strlen(body), &set, &err), 0);
     assert_int_equal(set.count, 1);
     assert_string_equal(set.keys[0].kid, "");
     assert_true(set.keys[0].algs & TG_ALG_BIT(TG_ALG_RS256));
@@ -47,10 +47,10 @@ static void test_metadata_gives_the_verifier_key(void **state)
         "{\"verifier_key_pem\": \"x\", \"verifier_key_pem\": \"y\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        err[0] = '\0';
-        assert_int_equal(tg_provider_metadata_read(bad[i], strlen(bad[i]), &set, err, sizeof err),
+        err.text[0] = '\0';
+        assert_int_equal(tg_provider_metadata_read(bad[i], strlen(bad[i]), &set, &err),
                          -1);
-        assert_true(err[0] != '\0');
+        assert_true(err.text[0] != '\0');
     }
     assert_int_equal(set.count, 1);
     tg_keyset_clear(&set);
@@ -59,28 +59,28 @@ static void test_metadata_gives_the_verifier_key(void **state)
 static void test_discovery_requires_the_exact_issuer(void **state)
 {
     (void)state;
-    char uri[TG_URL_MAX], err[512];
+    char uri[TG_URL_MAX];
+    struct tg_error err;
     const char *good = "{\"issuer\": \"https://idp.example/realms/x\", "
                        "\"jwks_uri\": \"https://idp.example/realms/x/certs\"}";
     assert_int_equal(tg_provider_discovery_read(good, strlen(good), "https://idp.example/realms/x",
-                                                uri, err, sizeof err), 0);
+                                                uri, &err), 0);
     assert_string_equal(uri, "https://idp.example/realms/x/certs");
     /* Another issuer, a trailing slash, no jwks_uri, a jwks_uri in clear. */
     assert_int_equal(tg_provider_discovery_read(good, strlen(good), "https://idp.example/realms/y",
-                                                uri, err, sizeof err), -1);
-    assert_non_null(strstr(err, "names issuer"));
+                                                uri, &err), -1);
+    assert_non_null(strstr(err.text, "names issuer"));
     assert_int_equal(tg_provider_discovery_read(good, strlen(good),
-                                                "https://idp.example/realms/x/", uri, err,
-                                                sizeof err), -1);
+                                                "https://idp.example/realms/x/", uri, &err), -1);
     const char *no_uri = "{\"issuer\": \"https://i.example\"}";
     assert_int_equal(tg_provider_discovery_read(no_uri, strlen(no_uri), "https://i.example", uri,
-                                                err, sizeof err), -1);
-    assert_non_null(strstr(err, "no jwks_uri"));
+                                                &err), -1);
+    assert_non_null(strstr(err.text, "no jwks_uri"));
     /* A jwks_uri in clear is read, and then refused where it would be
      * fetched (refresh.c asks tg_url_fetchable). */
     const char *clear = "{\"issuer\": \"https://i.example\", \"jwks_uri\": \"http://i.example/k\"}";
     assert_int_equal(tg_provider_discovery_read(clear, strlen(clear), "https://i.example", uri,
-                                                err, sizeof err), 0);
+                                                &err), 0);
     assert_false(tg_url_fetchable(uri));
 }
 
@@ -167,10 +167,10 @@ static void test_keyset_copies_and_comparisons(void **state)
     (void)state;
     EVP_PKEY *other = support_key_new("EC-P256");
     struct tg_keyset a = {0}, b = {0}, c = {0};
-    char err[256];
+    struct tg_error err;
     support_keyset_add(&a, support_key_rsa(), "k1");
     support_keyset_add(&a, other, "k2");
-    assert_int_equal(tg_keyset_add_all(&b, &a, err, sizeof err), 0);
+    assert_int_equal(tg_keyset_add_all(&b, &a, &err), 0);
     assert_int_equal(b.count, 2);
     assert_true(tg_keyset_contains_all(&a, &b) && tg_keyset_contains_all(&b, &a));
     /* The copy verifies on its own once the original is gone. */
@@ -192,12 +192,12 @@ static void test_keyset_copies_and_comparisons(void **state)
     assert_true(tg_keyset_contains_all(&b, &c));
     /* Secrets compare by value. */
     unsigned char secret[32] = "0123456789abcdef0123456789abcdef";
-    assert_int_equal(tg_keyset_add_secret(&b, secret, 32, "h", TG_ALG_UNKNOWN, err, sizeof err), 0);
-    assert_int_equal(tg_keyset_add_all(&c, &b, err, sizeof err), 0);
+    assert_int_equal(tg_keyset_add_secret(&b, secret, 32, "h", TG_ALG_UNKNOWN, &err), 0);
+    assert_int_equal(tg_keyset_add_all(&c, &b, &err), 0);
     assert_true(tg_keyset_contains_all(&c, &b));
     secret[0] ^= 1;
     struct tg_keyset d = {0};
-    assert_int_equal(tg_keyset_add_secret(&d, secret, 32, "h", TG_ALG_UNKNOWN, err, sizeof err), 0);
+    assert_int_equal(tg_keyset_add_secret(&d, secret, 32, "h", TG_ALG_UNKNOWN, &err), 0);
     assert_false(tg_keyset_contains_all(&c, &d));
     tg_keyset_clear(&b);
     tg_keyset_clear(&c);

@@ -161,14 +161,14 @@ static void test_fetched_keys_are_saved_and_read_back(void **state)
     tg_keyset_free(keys);
     chmod(saved, 0644);
     chmod(state_dir, 0777);
-    char why[512];
-    assert_non_null(tg_state_dir_check(state_dir, why, sizeof why));
-    assert_non_null(strstr(why, "writable by group or others (mode 0777)"));
+    struct tg_error why;
+    assert_non_null(tg_state_dir_check(state_dir, &why));
+    assert_non_null(strstr(why.text, "writable by group or others (mode 0777)"));
     keys = keys_after(config, false, &fetches);
     assert_int_equal(keys->count, 0);
     tg_keyset_free(keys);
     chmod(state_dir, 0700);
-    assert_null(tg_state_dir_check(state_dir, why, sizeof why));
+    assert_null(tg_state_dir_check(state_dir, &why));
     keys = keys_after(config, false, &fetches);
     assert_int_equal(keys->count, 1);
     tg_keyset_free(keys);
