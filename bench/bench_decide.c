@@ -57,7 +57,7 @@ static int budget(int rounds, int per_round)
     struct tg_config *config = support_config_load(config_text);
     struct tg_keyset keys = {0};
     struct tg_problems problems = {0};
-    if (!config || tg_sources_keys_load(config, &keys, &problems) != 0)
+    if (!config || tg_sources_keys_load(config, &keys, &problems, NULL) != 0)
         return 1;
 
     /* A realistic PropelAuth token: a kid, names, three orgs. */
@@ -172,7 +172,7 @@ static struct setup setup_make(size_t cache_entries)
         exit(1);
     setup.config = support_config_load(text);
     struct tg_problems problems = {0};
-    if (!setup.config || tg_sources_keys_load(setup.config, &setup.keys, &problems) != 0)
+    if (!setup.config || tg_sources_keys_load(setup.config, &setup.keys, &problems, NULL) != 0)
         exit(1);
     setup.cache = tg_cache_new(cache_entries, (size_t)4096 * 1024 * 1024);
     unlink(pem_path);

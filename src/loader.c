@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokengate/log.h"
 #include "tokengate/sources.h"
 #include "tokengate/url.h"
 
@@ -74,12 +75,16 @@ struct tg_config *tg_loader_load(const char *path, struct tg_keyset *keys,
                                  struct tg_problems *problems)
 {
     struct tg_config *config = tg_config_load(path, problems);
+    struct tg_problems warnings = {0};
     if (config && (tg_loader_urls_check(config, problems) != 0 ||
-                   tg_sources_keys_load(config, keys, problems) != 0)) {
+                   tg_sources_keys_load(config, keys, problems, &warnings) != 0)) {
         tg_config_free(config);
         tg_keyset_clear(keys);
         config = NULL;
     }
+    for (size_t i = 0; i < warnings.count; i++)
+        tg_log(TG_LOG_WARN, "%s", warnings.lines[i]);
+    tg_problems_clear(&warnings);
     return config;
 }
 

@@ -9,24 +9,25 @@
 #include <openssl/crypto.h>
 
 #include "tokengate/jwk.h"
-#include "tokengate/log.h"
 #include "tokengate/text.h"
 
 struct source_warning {
-    const char *file;
+    const struct tg_config *config;
     int line;
+    struct tg_problems *warnings;
 };
 
 /* Skipped keys are worth a warning, not a refusal: providers publish keys
  * for other purposes beside the signing keys. */
-static void source_warning_log(void *context, const char *message)
+static void source_warning_keep(void *context, const char *message)
 {
     const struct source_warning *where = context;
-    tg_log(TG_LOG_WARN, "%s:%d: jwks: %s", where->file, where->line, message);
+    if (where->warnings)
+        tg_problems_add(where->warnings, where->config->file, where->line, "jwks: %s", message);
 }
 
 size_t tg_sources_keys_load(const struct tg_config *config, struct tg_keyset *keys,
-                           struct tg_problems *problems)
+                            struct tg_problems *problems, struct tg_problems *warnings)
 {
     size_t before = problems->count + problems->dropped;
     struct tg_error err;
@@ -43,8 +44,8 @@ size_t tg_sources_keys_load(const struct tg_config *config, struct tg_keyset *ke
         const struct tg_config_source *source = &config->jwks[i];
         if (tg_source_is_url(source->value))
             continue; /* fetched by the refresher */
-        struct source_warning where = {config->file, source->line};
-        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_log, &where, &err);
+        struct source_warning where = {config, source->line, warnings};
+        int added = tg_keyset_add_jwks_file(keys, source->value, source_warning_keep, &where, &err);
         if (added < 0)
             tg_problems_add(problems, config->file, source->line, "jwks: %s", err.text);
         else if (added == 0)

@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 
 #include "tokengate/base64url.h"
+#include "tokengate/sources.h"
 
 static void die(const char *what)
 {
@@ -124,4 +125,47 @@ char *support_file_write(const char *content)
         die("write");
     close(fd);
     return path;
+}
+
+char *support_problems_join(struct tg_problems *problems)
+{
+    size_t size = 1;
+    for (size_t i = 0; i < problems->count; i++)
+        size += strlen(problems->lines[i]) + 1;
+    char *joined = calloc(1, size);
+    for (size_t i = 0; i < problems->count; i++) {
+        strcat(joined, problems->lines[i]);
+        strcat(joined, "\n");
+    }
+    return joined;
+}
+
+char *support_config_problems(const char *text)
+{
+    char *path = support_file_write(text);
+    struct tg_problems problems = {0};
+    struct tg_config *config = tg_config_load(path, &problems);
+    static struct tg_keyset keys;
+    if (config)
+        tg_sources_keys_load(config, &keys, &problems, NULL);
+    tg_keyset_clear(&keys);
+    tg_config_free(config);
+    char *joined = problems.count ? support_problems_join(&problems) : NULL;
+    tg_problems_clear(&problems);
+    unlink(path);
+    free(path);
+    return joined;
+}
+
+struct tg_config *support_config_load(const char *text)
+{
+    char *path = support_file_write(text);
+    struct tg_problems problems = {0};
+    struct tg_config *config = tg_config_load(path, &problems);
+    for (size_t i = 0; i < problems.count; i++)
+        fprintf(stderr, "%s\n", problems.lines[i]);
+    tg_problems_clear(&problems);
+    unlink(path);
+    free(path);
+    return config;
 }

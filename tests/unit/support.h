@@ -36,10 +36,17 @@ char *support_base64url(const char *text, size_t len);
 
 /* Writes CONTENT to a new temporary file; returns its path (caller frees). */
 char *support_file_write(const char *content);
-/* Loads configuration TEXT; on problems prints them and returns NULL. */
+/* The core's view: loads configuration TEXT (config.h alone: no URL is
+ * read, auth_url gives no issuer); on problems prints them and returns
+ * NULL. */
 struct tg_config *support_config_load(const char *text);
 /* Loads configuration TEXT expecting problems; returns them joined by
  * newlines (caller frees), or NULL when it loaded cleanly. */
 char *support_config_problems(const char *text);
+/* The same through loader.h, as the entry points load it (edge tests). */
+struct tg_config *support_loader_load(const char *text);
+char *support_loader_problems(const char *text);
+/* PROBLEMS' lines joined by newlines (caller frees). */
+char *support_problems_join(struct tg_problems *problems);
 
 #endif

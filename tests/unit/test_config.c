@@ -44,7 +44,7 @@ static char *config_text(const char *token_extra, const char *rest)
     if (asprintf(&text,
                  "[token]\n"
                  "verifier_key = %s\n"
-                 "auth_url = https://auth.example.com\n"
+                 "issuer = https://auth.example.com\n"
                  "%s\n%s",
                  key_path, token_extra, rest) < 0)
         abort();
@@ -138,7 +138,7 @@ static void test_full_configuration(void **state)
 
     struct tg_keyset keys = {0};
     struct tg_problems problems = {0};
-    assert_int_equal(tg_sources_keys_load(config, &keys, &problems), 0);
+    assert_int_equal(tg_sources_keys_load(config, &keys, &problems, NULL), 0);
     assert_int_equal(keys.count, 2);
     tg_keyset_clear(&keys);
     tg_config_free(config);
@@ -166,36 +166,15 @@ static void test_defaults(void **state)
     free(text);
 }
 
-static void test_auth_url_forms(void **state)
-{
-    (void)state;
-    const char *forms[][2] = {
-        {"https://auth.example.com", "https://auth.example.com"},
-        {"https://auth.example.com/", "https://auth.example.com"},
-        {"http://localhost:3000", "https://localhost:3000"},
-        {"auth.example.com:8443", "https://auth.example.com:8443"},
-    };
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        char *text = NULL;
-        assert_true(asprintf(&text, "[token]\nverifier_key = %s\nauth_url = %s\n", key_path,
-                             forms[i][0]) > 0);
-        struct tg_config *config = support_config_load(text);
-        assert_non_null(config);
-        assert_string_equal(config->issuer, forms[i][1]);
-        tg_config_free(config);
-        free(text);
-    }
-}
-
 static void test_problems_name_the_line(void **state)
 {
     (void)state;
-    /* Lines: 1 [token], 2 verifier_key, 3 auth_url, 4 = TOKEN_EXTRA. */
+    /* Lines: 1 [token], 2 verifier_key, 3 issuer, 4 = TOKEN_EXTRA. */
     expect_problem("leeway = soon", "", 4, "leeway");
     expect_problem("algorithms = RS256 none", "", 4, "unknown algorithm 'none'");
     expect_problem("algorithms = HS257", "", 4, "HS257");
     expect_problem("colour = blue", "", 4, "unknown key 'colour'");
-    expect_problem("issuer = https://other.example.com", "", 4, "auth_url");
+    expect_problem("issuer = https://other.example.com", "", 4, "given twice");
     expect_problem("cookie = a;b", "", 4, "cookie");
     expect_problem("leeway = 5\nleeway = 6", "", 5, "given twice");
     expect_problem("", "[tokengate]\nthreads = 0\n", 6, "threads");
@@ -425,7 +404,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_configuration),
         cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_auth_url_forms),
         cmocka_unit_test(test_problems_name_the_line),
         cmocka_unit_test(test_rule_problems),
         cmocka_unit_test(test_missing_key_and_issuer),

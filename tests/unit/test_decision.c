@@ -31,7 +31,7 @@ static const char rules_text[] =
     "realm = example\n"
     "[token]\n"
     "verifier_key = %s\n"
-    "auth_url = " ISSUER "\n"
+    "issuer = " ISSUER "\n"
     "cookie = __pa_at\n"
     "[roles]\n"
     "hierarchy = Owner > Admin > Member\n"
@@ -85,7 +85,7 @@ static int setup(void **state)
     free(text);
     assert_non_null(config);
     struct tg_problems problems = {0};
-    assert_int_equal(tg_sources_keys_load(config, &keys, &problems), 0);
+    assert_int_equal(tg_sources_keys_load(config, &keys, &problems, NULL), 0);
 
     owner_token = token_for("owner-1",
         "{" MEMBERSHIP("o-1", "Owner", "[\"Owner\",\"Admin\",\"Member\"]",

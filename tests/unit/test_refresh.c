@@ -86,7 +86,7 @@ static struct tg_config *config_for(const char *state_dir, int port)
     snprintf(text, sizeof text,
              "[tokengate]\nstate_dir = %s\n[token]\nissuer = https://i.example\n"
              "algorithms = ES256\njwks = http://127.0.0.1:%d/jwks\n", state_dir, port);
-    return support_config_load(text);
+    return support_loader_load(text);
 }
 
 /* Configures a fresh refresher from CONFIG; returns what it published. */
@@ -212,7 +212,7 @@ static void test_api_key_file_must_be_private(void **state)
     (void)state;
     char *key_path;
     char *text = api_key_config("secret-api-key-123\n", 0644, &key_path);
-    char *problems = support_config_problems(text);
+    char *problems = support_loader_problems(text);
     assert_non_null(problems);
     assert_non_null(strstr(problems, ":3: api_key_file: "));
     assert_non_null(strstr(problems, "readable or writable by every user (mode 0644)"));
@@ -220,15 +220,15 @@ static void test_api_key_file_must_be_private(void **state)
     free(problems);
     /* Writable by its group: someone else could swap the key. */
     chmod(key_path, 0620);
-    problems = support_config_problems(text);
+    problems = support_loader_problems(text);
     assert_non_null(problems);
     assert_non_null(strstr(problems, "writable by group or others (mode 0620)"));
     free(problems);
     chmod(key_path, 0600);
-    assert_null(support_config_problems(text));
+    assert_null(support_loader_problems(text));
 
     /* Read, trimmed, and never with a space or a second line. */
-    struct tg_config *config = support_config_load(text);
+    struct tg_config *config = support_loader_load(text);
     struct tg_problems found = {0};
     char key[128];
     assert_int_equal(tg_sources_api_key_read(config, key, sizeof key, &found), 0);
@@ -253,31 +253,31 @@ static void test_remote_source_configuration(void **state)
 {
     (void)state;
     /* The API key never travels in clear beyond loopback. */
-    char *problems = support_config_problems(
+    char *problems = support_loader_problems(
         "[token]\nissuer = https://i.example\njwks = /dev/null\n"
         "backend_url = http://propelauth-api.com\n");
     assert_non_null(problems);
     assert_non_null(strstr(problems, ":4: backend_url: expected an https:// URL"));
     free(problems);
-    problems = support_config_problems("[token]\noidc_issuer = http://idp.example\n");
+    problems = support_loader_problems("[token]\noidc_issuer = http://idp.example\n");
     assert_non_null(strstr(problems, ":2: oidc_issuer: expected an https:// URL"));
     free(problems);
     /* OIDC discovery implies the issuer. */
-    struct tg_config *config = support_config_load(
+    struct tg_config *config = support_loader_load(
         "[token]\noidc_issuer = https://idp.example/realms/x\n");
     assert_non_null(config);
     assert_string_equal(config->issuer, "https://idp.example/realms/x");
     tg_config_free(config);
     /* A CA bundle that cannot be read, or holds no certificate. */
-    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+    problems = support_loader_problems("[token]\nissuer = https://i.example\n"
                                        "jwks = https://i.example/k\nca_file = /nonexistent.pem\n");
     assert_non_null(strstr(problems, ":4: ca_file: cannot open /nonexistent.pem"));
     free(problems);
-    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+    problems = support_loader_problems("[token]\nissuer = https://i.example\n"
                                        "jwks = https://i.example/k\nca_file = /etc/hostname\n");
     assert_non_null(strstr(problems, ":4: ca_file: /etc/hostname holds no PEM certificate"));
     free(problems);
-    problems = support_config_problems("[token]\nissuer = https://i.example\n"
+    problems = support_loader_problems("[token]\nissuer = https://i.example\n"
                                        "api_key_file = /etc/hostname\n");
     assert_non_null(strstr(problems, "api_key_file needs auth_url"));
     free(problems);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Test support: configurations loaded as every entry point loads them
- * (loader.h). Apart from support.c, so that what links only the core (the
- * fuzzers) never pulls in the edge. */
+ * (loader.h: URLs checked, auth_url read, keys loaded), for the tests of
+ * the edge. Apart from support.c, so that what links only the core (its
+ * tests, the fuzzers) never pulls in the edge. */
 #include "support.h"
 
 #include <stdio.h>
@@ -11,20 +12,7 @@
 
 #include "tokengate/loader.h"
 
-static char *problems_join(struct tg_problems *problems)
-{
-    size_t size = 1;
-    for (size_t i = 0; i < problems->count; i++)
-        size += strlen(problems->lines[i]) + 1;
-    char *joined = calloc(1, size);
-    for (size_t i = 0; i < problems->count; i++) {
-        strcat(joined, problems->lines[i]);
-        strcat(joined, "\n");
-    }
-    return joined;
-}
-
-char *support_config_problems(const char *text)
+char *support_loader_problems(const char *text)
 {
     char *path = support_file_write(text);
     struct tg_problems problems = {0};
@@ -32,14 +20,14 @@ char *support_config_problems(const char *text)
     struct tg_config *config = tg_loader_load(path, &keys, &problems);
     tg_keyset_clear(&keys);
     tg_config_free(config);
-    char *joined = problems.count ? problems_join(&problems) : NULL;
+    char *joined = problems.count ? support_problems_join(&problems) : NULL;
     tg_problems_clear(&problems);
     unlink(path);
     free(path);
     return joined;
 }
 
-struct tg_config *support_config_load(const char *text)
+struct tg_config *support_loader_load(const char *text)
 {
     char *path = support_file_write(text);
     struct tg_problems problems = {0};
