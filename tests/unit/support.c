@@ -140,32 +140,48 @@ char *support_problems_join(struct tg_problems *problems)
     return joined;
 }
 
-char *support_config_problems(const char *text)
+struct tg_config *support_load_text(const char *text, support_load_fn load, char **problems)
 {
     char *path = support_file_write(text);
-    struct tg_problems problems = {0};
-    struct tg_config *config = tg_config_load(path, &problems);
-    static struct tg_keyset keys;
-    if (config)
-        tg_sources_keys_load(config, &keys, &problems, NULL);
-    tg_keyset_clear(&keys);
-    tg_config_free(config);
-    char *joined = problems.count ? support_problems_join(&problems) : NULL;
-    tg_problems_clear(&problems);
+    struct tg_problems found = {0};
+    struct tg_config *config = load(path, &found);
+    if (problems) {
+        *problems = found.count ? support_problems_join(&found) : NULL;
+    } else {
+        for (size_t i = 0; i < found.count; i++)
+            fprintf(stderr, "%s\n", found.lines[i]);
+    }
+    tg_problems_clear(&found);
     unlink(path);
     free(path);
-    return joined;
+    return config;
+}
+
+/* The syntax, and for the problems the key files too (config.c and
+ * sources.c: the core alone). */
+static struct tg_config *core_load(const char *path, struct tg_problems *problems)
+{
+    return tg_config_load(path, problems);
+}
+
+static struct tg_config *core_load_with_keys(const char *path, struct tg_problems *problems)
+{
+    static struct tg_keyset keys;
+    struct tg_config *config = tg_config_load(path, problems);
+    if (config)
+        tg_sources_keys_load(config, &keys, problems, NULL);
+    tg_keyset_clear(&keys);
+    return config;
+}
+
+char *support_config_problems(const char *text)
+{
+    char *problems;
+    tg_config_free(support_load_text(text, core_load_with_keys, &problems));
+    return problems;
 }
 
 struct tg_config *support_config_load(const char *text)
 {
-    char *path = support_file_write(text);
-    struct tg_problems problems = {0};
-    struct tg_config *config = tg_config_load(path, &problems);
-    for (size_t i = 0; i < problems.count; i++)
-        fprintf(stderr, "%s\n", problems.lines[i]);
-    tg_problems_clear(&problems);
-    unlink(path);
-    free(path);
-    return config;
+    return support_load_text(text, core_load, NULL);
 }

@@ -46,6 +46,11 @@ char *support_config_problems(const char *text);
 /* The same through loader.h, as the entry points load it (edge tests). */
 struct tg_config *support_loader_load(const char *text);
 char *support_loader_problems(const char *text);
+/* Writes TEXT to a file and loads it with LOAD: the configuration, or NULL;
+ * its problems joined into *PROBLEMS (caller frees; NULL when none), or
+ * printed when PROBLEMS is NULL. */
+typedef struct tg_config *(*support_load_fn)(const char *path, struct tg_problems *problems);
+struct tg_config *support_load_text(const char *text, support_load_fn load, char **problems);
 /* PROBLEMS' lines joined by newlines (caller frees). */
 char *support_problems_join(struct tg_problems *problems);
 

@@ -5,40 +5,25 @@
  * tests, the fuzzers) never pulls in the edge. */
 #include "support.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "tokengate/loader.h"
+
+/* As every entry point loads it (the keys are loaded by the test). */
+static struct tg_config *loader_load(const char *path, struct tg_problems *problems)
+{
+    static struct tg_keyset keys;
+    struct tg_config *config = tg_loader_load(path, &keys, problems);
+    tg_keyset_clear(&keys);
+    return config;
+}
 
 char *support_loader_problems(const char *text)
 {
-    char *path = support_file_write(text);
-    struct tg_problems problems = {0};
-    static struct tg_keyset keys;
-    struct tg_config *config = tg_loader_load(path, &keys, &problems);
-    tg_keyset_clear(&keys);
-    tg_config_free(config);
-    char *joined = problems.count ? support_problems_join(&problems) : NULL;
-    tg_problems_clear(&problems);
-    unlink(path);
-    free(path);
-    return joined;
+    char *problems;
+    tg_config_free(support_load_text(text, loader_load, &problems));
+    return problems;
 }
 
 struct tg_config *support_loader_load(const char *text)
 {
-    char *path = support_file_write(text);
-    struct tg_problems problems = {0};
-    /* As every entry point loads it (the keys are loaded by the test). */
-    static struct tg_keyset keys;
-    struct tg_config *config = tg_loader_load(path, &keys, &problems);
-    tg_keyset_clear(&keys);
-    for (size_t i = 0; i < problems.count; i++)
-        fprintf(stderr, "%s\n", problems.lines[i]);
-    tg_problems_clear(&problems);
-    unlink(path);
-    free(path);
-    return config;
+    return support_load_text(text, loader_load, NULL);
 }
