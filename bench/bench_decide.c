@@ -54,7 +54,7 @@ static int budget(int rounds, int per_round)
                  "min_role = Admin\npermission = can_view_billing\n",
                  pem_path) < 0)
         return 1;
-    struct tg_config *config = support_config_load(config_text);
+    struct tg_config *config = support_loader_load(config_text);
     struct tg_keyset keys = {0};
     struct tg_problems problems = {0};
     if (!config || tg_sources_keys_load(config, &keys, &problems, NULL) != 0)
@@ -170,7 +170,7 @@ static struct setup setup_make(size_t cache_entries)
                  "min_role = Admin\npermission = can_view_billing\n",
                  pem_path) < 0)
         exit(1);
-    setup.config = support_config_load(text);
+    setup.config = support_loader_load(text);
     struct tg_problems problems = {0};
     if (!setup.config || tg_sources_keys_load(setup.config, &setup.keys, &problems, NULL) != 0)
         exit(1);

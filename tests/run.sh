@@ -191,6 +191,21 @@ fi
 passed=$((passed + ${package_passed:-0}))
 failed=$((failed + ${package_failed:-0}))
 
+# The benchmarks are never timed here, but they must still run: each once,
+# briefly (a benchmark that silently stopped deciding would measure nothing).
+echo "=== benchmarks run (no timing)"
+if (cd "$builds/plain" && make -s benchmarks >"$builds/benchmarks.out" 2>&1 &&
+        ./bench/bench_decide count cached 20 >>"$builds/benchmarks.out" 2>&1 &&
+        ./bench/bench_decide count uncached 5 >>"$builds/benchmarks.out" 2>&1 &&
+        ./bench/bench_decide 1 20 >>"$builds/benchmarks.out" 2>&1); then
+    echo "ok - the benchmarks build and decide"
+    passed=$((passed + 1))
+else
+    echo "not ok - the benchmarks"
+    tail -n 20 "$builds/benchmarks.out"
+    failed=$((failed + 1))
+fi
+
 # Release hygiene: the tarball builds and passes make check on its own
 # (out of tree, read-only sources), and holds no build products.
 echo "=== make distcheck"
