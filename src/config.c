@@ -36,7 +36,7 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_LINE_MAX 1024
-#define VALUE_MAX 1000
+#define VALUE_MAX TG_CONFIG_VALUE_MAX
 /* A limit's digits in a message written at compile time. */
 #define TG_STRINGIFY_DIGITS(x) #x
 #define TG_STRINGIFY(x) TG_STRINGIFY_DIGITS(x)

@@ -233,8 +233,9 @@ static bool org_requirements_check(const struct tg_config *config, const struct 
     *has_membership = found == TG_ORG_MEMBER;
     if (*has_membership) {
         /* For the log: the org the decision is about and the role held. */
-        if (!org_id)
-            snprintf(decision->org_id, sizeof decision->org_id, "%s", membership->org_id);
+        /* An org id too long to keep is not logged rather than cut. */
+        if (!org_id && strlen(membership->org_id) < sizeof decision->org_id)
+            strcpy(decision->org_id, membership->org_id);
         decision->org_role = membership->user_role;
     }
     if (!org_id)

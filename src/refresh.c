@@ -46,7 +46,7 @@ struct source {
     unsigned long id;
     enum tg_source_kind kind;
     char url[TG_URL_MAX];         /* metadata URL, JWK set URL, or the OIDC issuer */
-    char authority[256];          /* PropelAuth: the X-Propelauth-url value */
+    char authority[sizeof ((struct tg_url *)0)->authority]; /* PropelAuth: X-Propelauth-url */
     char state_path[PATH_MAX];    /* where its last good answer is kept */
     char where[PATH_MAX + 16];    /* "FILE:LINE" of its entry, for the log */
     struct tg_keyset keys;        /* last good keys (count 0: none yet) */
@@ -63,7 +63,7 @@ struct job {
     unsigned long id;
     enum tg_source_kind kind;
     char url[TG_URL_MAX];
-    char authority[256];
+    char authority[sizeof ((struct tg_url *)0)->authority];
     char where[PATH_MAX + 16];
 };
 
@@ -144,7 +144,7 @@ struct tg_refresher *tg_refresher_new(tg_keys_publish_fn publish, void *context)
 static void source_state_path(struct source *source, const char *state_dir)
 {
     static const char *const prefixes[] = {"propelauth", "jwks", "oidc"};
-    char identity[TG_URL_MAX + 300];
+    char identity[sizeof source->url + sizeof source->authority + 16];
     snprintf(identity, sizeof identity, "%d %s %s", (int)source->kind, source->url,
              source->authority);
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -359,7 +359,8 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
         .ca_file = settings->ca_file[0] ? settings->ca_file : NULL,
         .cancel = settings->cancel,
     };
-    char authorization[TG_API_KEY_MAX + 32], propelauth_url[300];
+    char authorization[TG_API_KEY_MAX + 32];
+    char propelauth_url[sizeof ((struct tg_url *)0)->authority + 32];
     const char *headers[3] = {NULL, NULL, NULL};
     if (send_api_key) {
         snprintf(authorization, sizeof authorization, "Authorization: Bearer %s",

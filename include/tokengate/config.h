@@ -25,6 +25,7 @@
 #define TG_REALM_MAX 128            /* characters of realm */
 #define TG_VARIABLE_PREFIX_MAX 32   /* characters of variable_prefix */
 #define TG_RULE_NAME_MAX 64         /* characters of a rule's name */
+#define TG_CONFIG_VALUE_MAX 1000    /* characters of any value */
 
 enum tg_default_policy { TG_DEFAULT_DENY, TG_DEFAULT_USER, TG_DEFAULT_OPEN };
 

@@ -53,12 +53,12 @@ struct tg_server {
     int listen_fd;
     bool own_socket;                /* opened from listen (not inherited) */
     char socket_path[TG_SOCKET_PATH_MAX + 1];          /* a unix socket to unlink at the end */
-    char listen_address[256];       /* listen when started ("": inherited) */
+    char listen_address[TG_CONFIG_VALUE_MAX + 1]; /* listen when started ("": inherited) */
 
     /* The status socket (status_listen): a front and one worker of its own. */
     int status_fd;                  /* -1: none */
     char status_path[TG_SOCKET_PATH_MAX + 1];
-    char status_address[256];       /* status_listen when started ("": none) */
+    char status_address[TG_CONFIG_VALUE_MAX + 1]; /* status_listen when started ("": none) */
     struct tg_front *status_front;
     struct tg_worker *status_worker;
 

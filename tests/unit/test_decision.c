@@ -565,6 +565,22 @@ static void test_active_org_token(void **state)
     assert_string_equal(tg_decision_variable(&decision, "AUTH_ORG_ROLES"), "Admin,Member");
     assert_int_equal(decide("/api/org/o-7/billing", token)->status, 200);
     assert_int_equal(decide("/api/org/o-1/billing", token)->status, 403);
+    /* The active org is kept for the log... */
+    assert_string_equal(decide("/app/x", token)->org_id, "o-7");
+    free(token);
+    /* ...unless it is too long to keep whole: then it is left out, never
+     * logged cut. */
+    char long_org[TG_ORG_ID_MAX + 8];
+    memset(long_org, 'o', sizeof long_org - 1);
+    long_org[sizeof long_org - 1] = '\0';
+    char long_claims[2048];
+    snprintf(long_claims, sizeof long_claims,
+             "{\"iss\":\"" ISSUER "\",\"user_id\":\"u-a\",\"exp\":%ld,\"org_member_info\":{"
+             "\"org_id\":\"%s\",\"org_name\":\"Long\",\"user_role\":\"Admin\"}}",
+             SUPPORT_NOW + 60, long_org);
+    token = support_token(support_key_rsa(), NULL, "RS256", "{\"alg\":\"RS256\"}", long_claims);
+    assert_int_equal(decide("/app/x", token)->status, 200);
+    assert_string_equal(decision.org_id, "");
     free(token);
 }
 
