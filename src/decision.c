@@ -115,20 +115,6 @@ static void allow_anonymous(struct tg_decision *decision, const char *prefix, co
     variable_add(decision, prefix, "PRINCIPAL", "-");
 }
 
-/* Extracts the token from "Bearer <token>" (scheme in any case, exactly one
- * space, no white space in the token). */
-static const char *bearer_token(const char *authorization, size_t *len)
-{
-    if (strncasecmp(authorization, "Bearer ", 7) != 0)
-        return NULL;
-    const char *token = authorization + 7;
-    size_t token_len = strlen(token);
-    if (token_len == 0 || strpbrk(token, " \t\r\n"))
-        return NULL;
-    *len = token_len;
-    return token;
-}
-
 /* The organisation the rule names for this request. Returns 1 with the id
  * in OUT, 0 when the request does not name one, -1 when it names one we
  * will not interpret (400). */
@@ -362,13 +348,10 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
                       struct tg_decision *decision)
 {
     decision_reset(decision);
-    size_t bearer_len = 0;
-    const char *bearer =
-        request->authorization ? bearer_token(request->authorization, &bearer_len) : NULL;
     /* With many tokens cached, their entries are in main memory: asking
      * for this one now lets the fetch overlap the path and rule work. */
-    if (bearer)
-        tg_cache_prefetch(cache, bearer, bearer_len);
+    if (request->credential == TG_CREDENTIAL_TOKEN)
+        tg_cache_prefetch(cache, request->credential_text, request->credential_len);
     if (request->refusal) {
         refuse(decision, 400, TG_REFUSAL_BAD_REQUEST, "invalid_request", request->refusal);
         return;
@@ -416,10 +399,18 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
     const char *token = NULL;
     size_t token_len = 0;
     bool optional = require == TG_REQUIRE_OPTIONAL;
-    if (request->authorization && request->authorization[0]) {
+    if (request->credential == TG_CREDENTIAL_API_KEY) {
+        /* No rule accepts end-user API keys yet (api_keys = yes is refused
+         * at load): a key is never taken for a token, nor sent anywhere. */
         decision->credential_present = true;
-        token = bearer;
-        token_len = bearer_len;
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                               "API keys are not accepted here");
+        return;
+    }
+    if (request->credential != TG_CREDENTIAL_NONE) {
+        decision->credential_present = true;
+        token = request->credential_text;
+        token_len = request->credential_len;
         if (!token) {
             if (optional)
                 allow_anonymous(decision, config->variable_prefix,

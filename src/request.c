@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tokengate/text.h"
 
@@ -67,6 +68,34 @@ static bool method_is_readable(const char *method)
     return true;
 }
 
+/* Reads the Authorization header: "Bearer X" or "Token X", the scheme in
+ * any case, one space, X one word. A bearer credential that is not a
+ * compact JWS (exactly two dots) is an API key. */
+static void credential_read(struct tg_request *request)
+{
+    const char *header = request->authorization;
+    request->credential_text = NULL;
+    request->credential_len = 0;
+    if (!header || !header[0]) {
+        request->credential = TG_CREDENTIAL_NONE;
+        return;
+    }
+    request->credential = TG_CREDENTIAL_UNUSABLE;
+    bool bearer = strncasecmp(header, "Bearer ", 7) == 0;
+    if (!bearer && strncasecmp(header, "Token ", 6) != 0)
+        return;
+    const char *text = header + (bearer ? 7 : 6);
+    size_t len = strlen(text);
+    if (len == 0 || strpbrk(text, " \t\r\n"))
+        return;
+    size_t dots = 0;
+    for (const char *p = text; (p = strchr(p, '.')); p++)
+        dots++;
+    request->credential = bearer && dots == 2 ? TG_CREDENTIAL_TOKEN : TG_CREDENTIAL_API_KEY;
+    request->credential_text = text;
+    request->credential_len = len;
+}
+
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now)
 {
     const char *facts[FACT_COUNT] = {0};
@@ -104,6 +133,7 @@ void tg_request_init(struct tg_request *request, const char *const *params, time
     request->uri = facts[FACT_URI];
     request->authorization = facts[FACT_AUTHORIZATION];
     request->cookie = facts[FACT_COOKIE];
+    credential_read(request);
     request->client = facts[FACT_CLIENT];
     request->request_id = request_id_conflicting ? NULL : facts[FACT_REQUEST_ID];
     request->refusal = NULL;

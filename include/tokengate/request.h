@@ -22,6 +22,14 @@
 
 #include "tokengate/path.h"
 
+/* What the Authorization header carries (contract sections 4 and 10). */
+enum tg_credential {
+    TG_CREDENTIAL_NONE,         /* no Authorization header */
+    TG_CREDENTIAL_TOKEN,        /* "Bearer" and a compact JWS (two dots) */
+    TG_CREDENTIAL_API_KEY,      /* "Token KEY", or "Bearer" and anything else */
+    TG_CREDENTIAL_UNUSABLE,     /* another scheme, or not one word after it */
+};
+
 struct tg_request {
     const char *const *params;  /* "NAME=value", NULL-terminated; borrowed */
     const char *method;         /* REQUEST_METHOD, or NULL */
@@ -29,6 +37,9 @@ struct tg_request {
     const char *query;          /* the query string, or NULL */
     const char *authorization;  /* HTTP_AUTHORIZATION, or NULL */
     const char *cookie;         /* HTTP_COOKIE, or NULL */
+    enum tg_credential credential;  /* the kind the Authorization header carries */
+    const char *credential_text;    /* the token or key in it (CREDENTIAL_LEN bytes) */
+    size_t credential_len;
     const char *client;         /* REMOTE_ADDR, or NULL: for the log */
     const char *request_id;     /* X-Request-Id when passed once, or NULL: for the log */
     time_t now;

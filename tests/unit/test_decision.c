@@ -584,6 +584,48 @@ static void test_active_org_token(void **state)
     free(token);
 }
 
+/* The credential's kind is read with the request: "Token KEY" and a bearer
+ * credential that is not a compact JWS are API keys, which no rule accepts
+ * yet: 401, never taken for a token (contract section 10). */
+static void test_api_keys_are_told_from_tokens(void **state)
+{
+    (void)state;
+    const struct {
+        const char *header;
+        enum tg_credential kind;
+    } cases[] = {
+        {"HTTP_AUTHORIZATION=Token tg_abcdef", TG_CREDENTIAL_API_KEY},
+        {"HTTP_AUTHORIZATION=token tg_abcdef", TG_CREDENTIAL_API_KEY},
+        {"HTTP_AUTHORIZATION=Bearer 0123456789abcdef", TG_CREDENTIAL_API_KEY},
+        {"HTTP_AUTHORIZATION=Bearer a.b", TG_CREDENTIAL_API_KEY},
+        {"HTTP_AUTHORIZATION=Bearer a.b.c.d.e", TG_CREDENTIAL_API_KEY},
+        {"HTTP_AUTHORIZATION=Bearer a.b.c", TG_CREDENTIAL_TOKEN},
+        {"HTTP_AUTHORIZATION=Basic dXNlcjpwYXNz", TG_CREDENTIAL_UNUSABLE},
+        {"HTTP_AUTHORIZATION=Token two words", TG_CREDENTIAL_UNUSABLE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/app/x", cases[i].header,
+                                NULL};
+        struct tg_request request;
+        tg_request_init(&request, params, SUPPORT_NOW);
+        if (request.credential != cases[i].kind)
+            fail_msg("%s read as kind %d", cases[i].header, (int)request.credential);
+        tg_decide(config, &keys, &request, &decision);
+        assert_int_equal(decision.status, 401);
+        if (cases[i].kind == TG_CREDENTIAL_API_KEY) {
+            assert_string_equal(decision.description, "API keys are not accepted here");
+            assert_string_equal(decision.error, "invalid_token");
+        }
+    }
+    /* Even where a token is optional, a key is refused, not anonymous. */
+    const char *optional[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/maybe/x",
+                              "HTTP_AUTHORIZATION=Token tg_abcdef", NULL};
+    struct tg_request request;
+    tg_request_init(&request, optional, SUPPORT_NOW);
+    tg_decide(config, &keys, &request, &decision);
+    assert_int_equal(decision.status, 401);
+}
+
 static void test_cookie(void **state)
 {
     (void)state;
@@ -824,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_log_line_names_user_org_role_and_request),
         cmocka_unit_test(test_json_log_line_parses),
         cmocka_unit_test(test_active_org_token),
+        cmocka_unit_test(test_api_keys_are_told_from_tokens),
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_request_view),
