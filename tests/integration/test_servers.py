@@ -50,6 +50,21 @@ def test_forged_token_is_401(server, world):
     assert harness.PROTECTED_BODY not in body
 
 
+@pytest.mark.parametrize("authorization", [
+    "Token tg_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+    "Bearer tg_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+])
+def test_api_key_is_refused_where_keys_are_not_accepted(server, authorization):
+    """Contract section 10: a key on a rule without api_keys = yes is 401
+    and never taken for a token, through every server (optional paths
+    included)."""
+    for path in ("/app/whoami.cgi", "/maybe/whoami.cgi"):
+        status, headers, body = harness.get(server.port, path,
+                                            headers={"Authorization": authorization})
+        assert status == 401, (path, status, body)
+        assert harness.PROTECTED_BODY not in body
+
+
 @pytest.mark.parametrize("path, who", [
     ("/orgs/o-2/admin/whoami.cgi", "owner"),      # not a member of o-2
     ("/orgs/o-1/admin/whoami.cgi", "member"),     # Member is below Admin
