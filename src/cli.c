@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "tokengate/base64url.h"
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
 #include "tokengate/keys.h"
@@ -18,6 +23,7 @@
 #include "tokengate/request.h"
 #include "tokengate/response.h"
 #include "tokengate/sources.h"
+#include "tokengate/text.h"
 
 #define CHECK_PARAMS_MAX 128
 
@@ -52,12 +58,16 @@ int tg_cli_config_test(const char *config_path)
     tg_problems_clear(&errors);
     tg_problems_clear(&warnings);
     size_t remote = tg_sources_remote_count(config);
+    char local_keys[64] = "";
+    if (config->local_key_count)
+        snprintf(local_keys, sizeof local_keys, ", %zu local API keys", config->local_key_count);
     if (valid && remote)
         printf("%s: configuration is valid (%zu rules, %zu keys from files, remote key "
-               "sources: %zu)\n", config_path, config->rule_count, keys.count, remote);
+               "sources: %zu%s)\n", config_path, config->rule_count, keys.count, remote,
+               local_keys);
     else if (valid)
-        printf("%s: configuration is valid (%zu rules, %zu keys)\n", config_path,
-               config->rule_count, keys.count);
+        printf("%s: configuration is valid (%zu rules, %zu keys%s)\n", config_path,
+               config->rule_count, keys.count, local_keys);
     tg_config_free(config);
     tg_keyset_clear(&keys);
     return valid ? 0 : 1;
@@ -223,4 +233,108 @@ done:
     for (size_t i = 0; i < CHECK_PARAMS_MAX; i++)
         free(params[i]);
     return status;
+}
+
+static const char key_new_usage[] =
+    "usage: tokengate key new NAME [--user ID] [--org ID] [--role ROLE] [--permission P]...\n"
+    "                         [--expires DATE]\n";
+
+/* A value for a key's section: one line, no comment mark a reader would
+ * cut it at. */
+static bool section_value_valid(const char *value)
+{
+    return value[0] && tg_text_is_single_line(value) && !strchr(value, '#') &&
+           !strchr(value, ';') && !strchr(value, ',');
+}
+
+int tg_cli_key_new(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"user", required_argument, NULL, 'u'},
+        {"org", required_argument, NULL, 'o'},
+        {"role", required_argument, NULL, 'r'},
+        {"permission", required_argument, NULL, 'p'},
+        {"expires", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *user = NULL, *org = NULL, *role = NULL, *expires = NULL;
+    const char *permissions[TG_PERMISSIONS_MAX];
+    size_t permission_count = 0;
+    optind = 0; /* GNU getopt: start afresh (main() parsed its own options) */
+    opterr = 0;
+    int option;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        const char *value = optarg;
+        if (option != '?' && !section_value_valid(value)) {
+            fprintf(stderr, "tokengate key new: '%s' cannot stand in a key's section\n", value);
+            return 2;
+        }
+        switch (option) {
+        case 'u': user = value; break;
+        case 'o': org = value; break;
+        case 'r': role = value; break;
+        case 'e': expires = value; break;
+        case 'p':
+            if (permission_count >= TG_PERMISSIONS_MAX) {
+                fprintf(stderr, "tokengate key new: at most %d permissions\n",
+                        TG_PERMISSIONS_MAX);
+                return 2;
+            }
+            permissions[permission_count++] = value;
+            break;
+        default:
+            fprintf(stderr, "tokengate key new: unknown option, or one without its value: %s\n%s",
+                    argv[optind - 1], key_new_usage);
+            return 2;
+        }
+    }
+    /* argv[0] is "key", argv[optind] "new", then NAME. */
+    if (optind + 2 != argc || strcmp(argv[optind], "new") != 0) {
+        fputs(key_new_usage, stderr);
+        return 2;
+    }
+    const char *name = argv[optind + 1];
+    time_t when;
+    if (!name[0] || strlen(name) > TG_RULE_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            strlen(name)) {
+        fprintf(stderr, "tokengate key new: NAME: use 1 to %d of A-Z a-z 0-9 _ . -\n",
+                TG_RULE_NAME_MAX);
+        return 2;
+    }
+    if (expires && !tg_config_time_parse(expires, &when)) {
+        fprintf(stderr, "tokengate key new: --expires expects an RFC 3339 date or date-time\n");
+        return 2;
+    }
+    if ((role || permission_count) && !org) {
+        fprintf(stderr, "tokengate key new: --role and --permission need --org\n");
+        return 2;
+    }
+    /* 256 bits from the OS, as "tg_" and 43 base64url characters. */
+    unsigned char random[32];
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        fprintf(stderr, "tokengate key new: the OS gave no random bytes\n");
+        return 1;
+    }
+    char key[3 + TG_BASE64URL_ENCODED_SIZE(sizeof random)] = "tg_";
+    tg_base64url_encode(random, sizeof random, key + 3);
+    OPENSSL_cleanse(random, sizeof random);
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)key, strlen(key), hash);
+    printf("%s\n\n[api_key %s]\nhash = sha256:", key, name);
+    OPENSSL_cleanse(key, sizeof key);
+    for (size_t i = 0; i < sizeof hash; i++)
+        printf("%02x", hash[i]);
+    printf("\n");
+    if (user)
+        printf("user_id = %s\n", user);
+    if (org)
+        printf("org = %s\n", org);
+    if (role)
+        printf("role = %s\n", role);
+    for (size_t i = 0; i < permission_count; i++)
+        printf("permission = %s\n", permissions[i]);
+    if (expires)
+        printf("expires = %s\n", expires);
+    return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -42,7 +42,8 @@
 #define TG_STRINGIFY(x) TG_STRINGIFY_DIGITS(x)
 
 enum section {
-    SECTION_NONE, SECTION_TOKENGATE, SECTION_TOKEN, SECTION_ROLES, SECTION_RULE, SECTION_UNKNOWN
+    SECTION_NONE, SECTION_TOKENGATE, SECTION_TOKEN, SECTION_ROLES, SECTION_RULE,
+    SECTION_API_KEYS, SECTION_API_KEY, SECTION_UNKNOWN
 };
 
 struct parser {
@@ -56,6 +57,9 @@ struct parser {
     int token_section_line;
     unsigned long long seen;        /* keys given once in the current section */
     struct tg_rule *rule;           /* the current [rule NAME] */
+    struct tg_api_key *api_key;     /* the current [api_key NAME] */
+    bool keys_file;                 /* reading api_keys_file: [api_key NAME] only */
+    size_t api_key_capacity;
     int rule_require_line;          /* line of an explicit require, or 0 */
     size_t rule_capacity;
     bool out_of_memory;             /* reported: checks that read values stop */
@@ -219,7 +223,11 @@ struct key {
 /* The struct a key of the current section is stored in. */
 static char *key_target(struct parser *parser)
 {
-    return parser->section == SECTION_RULE ? (char *)parser->rule : (char *)parser->config;
+    if (parser->section == SECTION_RULE)
+        return (char *)parser->rule;
+    if (parser->section == SECTION_API_KEY)
+        return (char *)parser->api_key;
+    return (char *)parser->config;
 }
 
 static void key_store(struct parser *parser, const struct key *key, const char *value)
@@ -588,10 +596,8 @@ static void api_keys_set(struct parser *parser, const struct key *key, const cha
     bool flag;
     if (!parse_bool(value, &flag))
         problem(parser, "%s: expected yes or no, got '%s'", key->name, value);
-    else if (flag)
-        problem(parser, "%s: end-user API key validation is not supported by this version yet",
-                key->name);
-    /* "no" is what every rule does: nothing to keep. */
+    else
+        parser->rule->api_keys = flag;
 }
 
 static const struct key rule_keys[] = {
@@ -653,6 +659,31 @@ static bool rule_name_valid(const char *name)
            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
 }
 
+/* Makes room for one more section of SIZE bytes in ARRAY (COUNT in use,
+ * *CAPACITY allocated, at most MAX, called WHAT in the message). Returns the
+ * array, perhaps moved; NULL, with the problem reported and the section
+ * skipped, when there is no room (ARRAY then stays as it was). */
+static void *section_room(struct parser *parser, void *array, size_t *capacity, size_t count,
+                          size_t size, size_t max, const char *what)
+{
+    if (count >= max) {
+        problem(parser, "at most %zu %s", max, what);
+        parser->section = SECTION_UNKNOWN;
+        return NULL;
+    }
+    if (count < *capacity)
+        return array;
+    size_t grown_capacity = *capacity ? *capacity * 2 : 16;
+    void *grown = realloc(array, grown_capacity * size);
+    if (!grown) {
+        out_of_memory(parser);
+        parser->section = SECTION_UNKNOWN;
+        return NULL;
+    }
+    *capacity = grown_capacity;
+    return grown;
+}
+
 static void rule_begin(struct parser *parser, const char *name)
 {
     struct tg_config *config = parser->config;
@@ -668,22 +699,11 @@ static void rule_begin(struct parser *parser, const char *name)
             parser->section = SECTION_UNKNOWN;
             return;
         }
-    if (config->rule_count >= TG_RULES_MAX) {
-        problem(parser, "at most %d rules", TG_RULES_MAX);
-        parser->section = SECTION_UNKNOWN;
+    struct tg_rule *rules = section_room(parser, config->rules, &parser->rule_capacity,
+                                         config->rule_count, sizeof *rules, TG_RULES_MAX, "rules");
+    if (!rules)
         return;
-    }
-    if (config->rule_count == parser->rule_capacity) {
-        size_t capacity = parser->rule_capacity ? parser->rule_capacity * 2 : 16;
-        struct tg_rule *grown = realloc(config->rules, capacity * sizeof *grown);
-        if (!grown) {
-            out_of_memory(parser);
-            parser->section = SECTION_UNKNOWN;
-            return;
-        }
-        config->rules = grown;
-        parser->rule_capacity = capacity;
-    }
+    config->rules = rules;
     struct tg_rule *rule = &config->rules[config->rule_count++];
     memset(rule, 0, sizeof *rule);
     rule->name = string_dup(parser, name);
@@ -693,12 +713,189 @@ static void rule_begin(struct parser *parser, const char *name)
     parser->rule_require_line = parser->line;
 }
 
+/* ---- [api_keys] and the keys file's [api_key NAME] ---------------------- */
+
+static void propelauth_set(struct parser *parser, const struct key *key, const char *value)
+{
+    bool flag;
+    if (!parse_bool(value, &flag))
+        problem(parser, "%s: expected yes or no, got '%s'", key->name, value);
+    else if (flag)
+        problem(parser, "%s: validating API keys with PropelAuth is not supported by this "
+                        "version yet (local keys are: file)", key->name);
+    else
+        parser->config->api_keys_propelauth = false;
+}
+
+static const struct key api_keys_keys[] = {
+    {"propelauth", KIND_CUSTOM, .line_offset = NO_LINE, .set = propelauth_set},
+    {"file", KIND_STRING, CONFIG_FIELD(api_keys_file), CONFIG_FIELD(api_keys_file_line),
+     .expected = "an absolute path", .valid = absolute_path_valid},
+    NUMBER("cache_ttl", KIND_LONG, api_key_cache_ttl, 1, 86400, "seconds"),
+    NUMBER("negative_ttl", KIND_LONG, api_key_negative_ttl, 1, 3600, "seconds"),
+    NUMBER("max_pending", KIND_LONG, api_key_max_pending, 1, 100000, "a number"),
+    {NULL},
+};
+
+#define API_KEY_FIELD(field) offsetof(struct tg_api_key, field)
+
+static void hash_set(struct parser *parser, const struct key *key, const char *value)
+{
+    struct tg_api_key *api_key = parser->api_key;
+    bool ok = strncmp(value, "sha256:", 7) == 0 && strlen(value + 7) == 2 * TG_API_KEY_HASH_SIZE;
+    for (size_t i = 0; ok && i < TG_API_KEY_HASH_SIZE; i++) {
+        int high = tg_hex_digit(value[7 + 2 * i]), low = tg_hex_digit(value[8 + 2 * i]);
+        ok = high >= 0 && low >= 0;
+        api_key->hash[i] = (unsigned char)(high << 4 | low);
+    }
+    if (!ok)
+        problem(parser, "%s: expected sha256: and 64 hex digits (tokengate key new prints it)",
+                key->name);
+    api_key->has_hash = ok;
+}
+
+static void key_permission_set(struct parser *parser, const struct key *key, const char *value)
+{
+    struct tg_api_key *api_key = parser->api_key;
+    if (!claim_name_valid(value))
+        problem(parser, "%s: expected a permission name", key->name);
+    else if (api_key->permission_count >= TG_PERMISSIONS_MAX)
+        problem(parser, "%s: at most %d per key", key->name, TG_PERMISSIONS_MAX);
+    else
+        api_key->permissions[api_key->permission_count++] = string_dup(parser, value);
+}
+
+static void expires_set(struct parser *parser, const struct key *key, const char *value)
+{
+    if (!tg_config_time_parse(value, &parser->api_key->expires))
+        problem(parser, "%s: expected an RFC 3339 date or date-time, got '%s'", key->name,
+                value);
+}
+
+static const struct key api_key_keys[] = {
+    {"hash", KIND_CUSTOM, .line_offset = NO_LINE, .set = hash_set},
+    {"user_id", KIND_STRING, API_KEY_FIELD(user_id), NO_LINE, .expected = "a user id",
+     .valid = claim_name_valid},
+    {"org", KIND_STRING, API_KEY_FIELD(org), NO_LINE, .expected = "an org id",
+     .valid = claim_name_valid},
+    {"role", KIND_STRING, API_KEY_FIELD(role), NO_LINE, .expected = "a role name",
+     .valid = claim_name_valid},
+    {"permission", KIND_CUSTOM, .line_offset = NO_LINE, .set = key_permission_set,
+     .repeatable = true},
+    {"expires", KIND_CUSTOM, .line_offset = NO_LINE, .set = expires_set},
+    {NULL},
+};
+
+/* Checks that need the whole key: run when the next section starts or the
+ * file ends. */
+static void api_key_finish(struct parser *parser)
+{
+    struct tg_api_key *api_key = parser->api_key;
+    parser->api_key = NULL;
+    if (!api_key || parser->out_of_memory)
+        return;
+    int saved_line = parser->line;
+    parser->line = api_key->line;
+    if (!api_key->has_hash)
+        problem(parser, "[api_key %s] has no hash", api_key->name);
+    if (api_key->role && !api_key->org)
+        problem(parser, "[api_key %s]: role needs org", api_key->name);
+    if (api_key->permission_count && !api_key->org)
+        problem(parser, "[api_key %s]: permission needs org", api_key->name);
+    parser->line = saved_line;
+}
+
+static void api_key_begin(struct parser *parser, const char *name)
+{
+    struct tg_config *config = parser->config;
+    if (!rule_name_valid(name)) {
+        problem(parser, "key name '%s': use 1 to %d of A-Z a-z 0-9 _ . -", name,
+                TG_RULE_NAME_MAX);
+        parser->section = SECTION_UNKNOWN;
+        return;
+    }
+    for (size_t i = 0; i < config->local_key_count; i++)
+        if (config->local_keys[i].name && !strcmp(config->local_keys[i].name, name)) {
+            problem(parser, "[api_key %s] is already defined at line %d", name,
+                    config->local_keys[i].line);
+            parser->section = SECTION_UNKNOWN;
+            return;
+        }
+    struct tg_api_key *local_keys =
+        section_room(parser, config->local_keys, &parser->api_key_capacity,
+                     config->local_key_count, sizeof *local_keys, TG_API_KEYS_MAX, "keys");
+    if (!local_keys)
+        return;
+    config->local_keys = local_keys;
+    struct tg_api_key *api_key = &config->local_keys[config->local_key_count++];
+    memset(api_key, 0, sizeof *api_key);
+    api_key->name = string_dup(parser, name);
+    api_key->line = parser->line;
+    parser->api_key = api_key;
+}
+
+/* Days from 1970-01-01 to Y-M-D (proleptic Gregorian), as timegm would. */
+bool tg_config_time_parse(const char *text, time_t *when)
+{
+    struct tm date = {0};
+    const char *rest = strptime(text, "%Y-%m-%d", &date);
+    if (!rest || date.tm_year < 70)
+        return false;
+    long offset = 0;
+    if (*rest == 'T' || *rest == 't') {
+        rest = strptime(rest + 1, "%H:%M:%S", &date);
+        if (!rest)
+            return false;
+        if (*rest == '.')   /* fractions of a second: not kept */
+            rest += 1 + strspn(rest + 1, "0123456789");
+        if (*rest == 'Z' || *rest == 'z') {
+            rest++;
+        } else if ((*rest == '+' || *rest == '-') && isdigit((unsigned char)rest[1]) &&
+                   isdigit((unsigned char)rest[2]) && rest[3] == ':' &&
+                   isdigit((unsigned char)rest[4]) && isdigit((unsigned char)rest[5])) {
+            offset = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600L +
+                     ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60L;
+            if (*rest == '+')
+                offset = -offset;
+            rest += 6;
+        } else {
+            return false;
+        }
+    }
+    if (*rest)
+        return false;
+    time_t parsed = timegm(&date);
+    if (parsed == (time_t)-1)
+        return false;
+    *when = parsed + offset;
+    return true;
+}
+
 /* ---- sections, lines and inih ------------------------------------------- */
 
 static void section_begin(struct parser *parser, const char *name)
 {
     rule_finish(parser);
+    api_key_finish(parser);
     parser->seen = 0;
+    bool api_key = !strncmp(name, "api_key", 7) && (name[7] == ' ' || name[7] == '\t' || !name[7]);
+    if (parser->keys_file || api_key) {
+        if (!parser->keys_file) {
+            parser->section = SECTION_UNKNOWN;
+            problem(parser, "[%s] belongs in the file that [api_keys] file names", name);
+        } else if (!api_key) {
+            parser->section = SECTION_UNKNOWN;
+            problem(parser, "unknown section [%s] (an API keys file holds [api_key NAME] only)",
+                    name);
+        } else {
+            parser->section = SECTION_API_KEY;
+            const char *key_name = name + 7;
+            while (*key_name == ' ' || *key_name == '\t')
+                key_name++;
+            api_key_begin(parser, key_name);
+        }
+        return;
+    }
     if (!strcmp(name, "tokengate")) {
         parser->section = SECTION_TOKENGATE;
     } else if (!strcmp(name, "token")) {
@@ -706,6 +903,8 @@ static void section_begin(struct parser *parser, const char *name)
         parser->token_section_line = parser->line;
     } else if (!strcmp(name, "roles")) {
         parser->section = SECTION_ROLES;
+    } else if (!strcmp(name, "api_keys")) {
+        parser->section = SECTION_API_KEYS;
     } else if (!strncmp(name, "rule", 4) && (name[4] == ' ' || name[4] == '\t' || !name[4])) {
         parser->section = SECTION_RULE;
         const char *rule_name = name + 4;
@@ -714,7 +913,8 @@ static void section_begin(struct parser *parser, const char *name)
         rule_begin(parser, rule_name);
     } else {
         parser->section = SECTION_UNKNOWN;
-        problem(parser, "unknown section [%s] (known: tokengate, token, roles, rule NAME)", name);
+        problem(parser, "unknown section [%s] (known: tokengate, token, roles, api_keys, rule NAME)",
+                name);
     }
 }
 
@@ -726,6 +926,8 @@ static const struct key *section_keys(enum section section)
     case SECTION_TOKEN: return token_keys;
     case SECTION_ROLES: return roles_keys;
     case SECTION_RULE: return rule_keys;
+    case SECTION_API_KEYS: return api_keys_keys;
+    case SECTION_API_KEY: return api_key_keys;
     default: return NULL;
     }
 }
@@ -734,7 +936,7 @@ const char *tg_config_key_name(const char *section, size_t index)
 {
     static const struct { const char *name; enum section section; } sections[] = {
         {"tokengate", SECTION_TOKENGATE}, {"token", SECTION_TOKEN}, {"roles", SECTION_ROLES},
-        {"rule", SECTION_RULE},
+        {"rule", SECTION_RULE}, {"api_keys", SECTION_API_KEYS}, {"api_key", SECTION_API_KEY},
     };
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (strcmp(section, sections[i].name) != 0)
@@ -870,6 +1072,12 @@ static void whole_file_check(struct parser *parser)
         problem(parser, "[token] needs issuer (or auth_url, which implies it)");
     if (config->api_key_file && !config->auth_url)
         problem(parser, "api_key_file needs auth_url");
+    for (size_t i = 0; i < config->rule_count; i++)
+        if (config->rules[i].api_keys && !config->api_keys_file) {
+            parser->line = config->rules[i].line;
+            problem(parser, "[rule %s]: api_keys = yes needs [api_keys] file (the local keys)",
+                    config->rules[i].name);
+        }
     if (config->status_listen && config->listen &&
         strcmp(config->status_listen, config->listen) == 0) {
         parser->line = config->status_listen_line;
@@ -893,6 +1101,9 @@ static void config_defaults(struct tg_config *config)
     config->leeway = 60;
     config->refresh_interval = 600;
     config->refresh_min_interval = 30;
+    config->api_key_cache_ttl = 60;
+    config->api_key_negative_ttl = 10;
+    config->api_key_max_pending = 64;
 }
 
 /* Fills what the file may leave out but the program needs spelled out. */
@@ -942,6 +1153,7 @@ struct tg_config *tg_config_load(const char *path, struct tg_problems *problems)
         };
         int rc = ini_parse_stream(line_read, &parser, handle_key, &parser);
         rule_finish(&parser);
+        api_key_finish(&parser);
         if (rc != 0)
             tg_problems_add(problems, path, rc, "syntax error");
         whole_file_check(&parser);
@@ -954,6 +1166,34 @@ struct tg_config *tg_config_load(const char *path, struct tg_problems *problems)
         return NULL;
     }
     return config;
+}
+
+size_t tg_config_api_keys_load(struct tg_config *config, struct tg_problems *problems)
+{
+    size_t before = problems->count + problems->dropped;
+    if (!config->api_keys_file)
+        return 0;
+    const char *path = config->api_keys_file;
+    size_t len = 0;
+    struct tg_error err;
+    /* Its hashes are as good as keys to whoever could replace them, and
+     * say which keys exist: as private as api_key_file. */
+    char *text = tg_file_read_trusted(path, CONFIG_FILE_MAX, true, &len, &err);
+    if (!text) {
+        tg_problems_add(problems, config->file, config->api_keys_file_line, "[api_keys] file: %s",
+                        err.text);
+        return problems->count + problems->dropped - before;
+    }
+    struct parser parser = {
+        .config = config, .problems = problems, .file = path, .text = text, .len = len,
+        .keys_file = true,
+    };
+    int rc = ini_parse_stream(line_read, &parser, handle_key, &parser);
+    api_key_finish(&parser);
+    if (rc != 0)
+        tg_problems_add(problems, path, rc, "syntax error");
+    free(text);
+    return problems->count + problems->dropped - before;
 }
 
 void tg_config_free(struct tg_config *config)
@@ -981,6 +1221,17 @@ void tg_config_free(struct tg_config *config)
     free(config->audience);
     free(config->cookie);
     free(config->ca_file);
+    free(config->api_keys_file);
+    for (size_t i = 0; i < config->local_key_count; i++) {
+        struct tg_api_key *api_key = &config->local_keys[i];
+        free(api_key->name);
+        free(api_key->user_id);
+        free(api_key->org);
+        free(api_key->role);
+        for (size_t p = 0; p < api_key->permission_count; p++)
+            free(api_key->permissions[p]);
+    }
+    free(config->local_keys);
     for (size_t i = 0; i < config->hierarchy.count; i++)
         free(config->hierarchy.names[i]);
     for (size_t i = 0; i < config->rule_count; i++)

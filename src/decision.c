@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "tokengate/claims.h"
 #include "tokengate/rules.h"
 #include "tokengate/text.h"
@@ -337,6 +340,157 @@ static void token_decide(const struct deciding *deciding, const char *org_id, co
     }
 }
 
+/* ---- local end-user API keys (contract section 10) ---------------------- */
+
+static long hierarchy_rank(const struct tg_role_hierarchy *hierarchy, const char *role)
+{
+    for (size_t i = 0; i < hierarchy->count; i++)
+        if (strcmp(hierarchy->names[i], role) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* A key's role is ranked by the hierarchy, as a token's without an
+ * inherited role list is (section 5). */
+static bool key_role_at_least(const char *held, const char *min_role,
+                              const struct tg_role_hierarchy *hierarchy)
+{
+    if (!held)
+        return false;
+    if (strcmp(held, min_role) == 0)
+        return true;
+    long held_rank = hierarchy_rank(hierarchy, held);
+    long min_rank = hierarchy_rank(hierarchy, min_role);
+    return held_rank >= 0 && min_rank >= 0 && held_rank <= min_rank;
+}
+
+/* The local key whose hash the credential has, or NULL. Every key is
+ * compared, in constant time: how long the search takes says nothing of
+ * which hash was close. */
+static const struct tg_api_key *local_key_find(const struct tg_config *config, const char *text,
+                                               size_t len)
+{
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, len, hash);
+    const struct tg_api_key *found = NULL;
+    for (size_t i = 0; i < config->local_key_count; i++)
+        if (CRYPTO_memcmp(hash, config->local_keys[i].hash, sizeof hash) == 0)
+            found = &config->local_keys[i];
+    OPENSSL_cleanse(hash, sizeof hash);
+    return found;
+}
+
+/* Checks the organisation requirements of RULE for KEY, with ORG_ID the
+ * organisation the request names (NULL: none). False after refusing. */
+static bool key_requirements_check(const struct tg_config *config, const struct tg_rule *rule,
+                                   const struct tg_api_key *key, const char *org_id,
+                                   struct tg_decision *decision)
+{
+    if (!org_id) {
+        if (rule->org_source == TG_ORG_SOURCE_NONE)
+            return true;
+        refuse_forbidden(decision, TG_REFUSAL_NOT_MEMBER, "the request names no organisation");
+        return false;
+    }
+    if (!key->org || strcmp(key->org, org_id) != 0) {
+        refuse_forbidden(decision, TG_REFUSAL_NOT_MEMBER,
+                         "the API key does not act in the organisation");
+        return false;
+    }
+    if (rule->role && (!key->role || strcmp(key->role, rule->role) != 0)) {
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
+        return false;
+    }
+    if (rule->min_role && !key_role_at_least(key->role, rule->min_role, &config->hierarchy)) {
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
+        return false;
+    }
+    for (size_t i = 0; i < rule->permission_count; i++) {
+        bool held = false;
+        for (size_t p = 0; p < key->permission_count && !held; p++)
+            held = strcmp(key->permissions[p], rule->permissions[i]) == 0;
+        if (!held) {
+            refuse_forbidden(decision, TG_REFUSAL_PERMISSION,
+                             "the user lacks a required permission");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The variables of an allowed KEY: as for a token, plus AUTH_METHOD=api_key
+ * and AUTH_API_KEY_NAME; REMOTE_USER and AUTH_USER_ID only for a key that
+ * acts as a user. */
+static bool key_variables_add(struct tg_decision *decision, const char *prefix,
+                              const struct tg_config *config, const struct tg_api_key *key)
+{
+    char principal[TG_ORG_ID_MAX + 8], list[4096];
+    if (key->user_id)
+        snprintf(principal, sizeof principal, "%s", key->user_id);
+    else if (key->org && strlen(key->org) + 4 < sizeof principal)
+        snprintf(principal, sizeof principal, "org:%s", key->org);
+    else
+        snprintf(principal, sizeof principal, "api_key");
+    bool ok = variable_add(decision, "", "REMOTE_USER", key->user_id) &&
+              variable_add(decision, prefix, "USER_ID", key->user_id) &&
+              variable_add(decision, prefix, "PRINCIPAL", principal) &&
+              variable_add(decision, prefix, "ORG_ID", key->org) &&
+              variable_add(decision, prefix, "ORG_ROLE", key->role);
+    if (ok && key->org && key->role) {
+        struct tg_membership membership = {.user_role = key->role, .inherited_roles = -1,
+                                           .additional_roles = -1, .permissions = -1};
+        ok = tg_membership_roles_join(&membership, &config->hierarchy, list, sizeof list) >= 0 &&
+             variable_add(decision, prefix, "ORG_ROLES", list);
+    }
+    if (ok && key->org) {
+        struct tg_buffer permissions;
+        tg_buffer_init(&permissions, list, sizeof list);
+        for (size_t i = 0; i < key->permission_count; i++)
+            tg_buffer_printf(&permissions, "%s%s", i ? "," : "", key->permissions[i]);
+        ok = !permissions.overflow && variable_add(decision, prefix, "ORG_PERMISSIONS", list);
+    }
+    ok = ok && variable_add(decision, prefix, "METHOD", "api_key") &&
+         variable_add(decision, prefix, "API_KEY_NAME", key->name);
+    if (ok)
+        decision->user_id = key->user_id ? decision->variables[0].value : NULL;
+    return ok;
+}
+
+/* Decides a request whose credential is an end-user API key, on a rule
+ * that accepts them, with ORG_ID the organisation the request names. */
+static void api_key_decide(const struct deciding *deciding, const char *org_id, bool optional)
+{
+    const struct tg_config *config = deciding->config;
+    const struct tg_request *request = deciding->request;
+    struct tg_decision *decision = deciding->decision;
+    const struct tg_api_key *key =
+        local_key_find(config, request->credential_text, request->credential_len);
+    const char *why = !key ? "the API key is not valid"
+                      : key->expires && request->now >= key->expires ? "the API key has expired"
+                                                                     : NULL;
+    if (why) {
+        if (optional)
+            allow_anonymous(decision, config->variable_prefix,
+                            "invalid API key on an optional rule: anonymous");
+        else
+            refuse_unauthenticated(decision, key ? TG_REFUSAL_EXPIRED : TG_REFUSAL_INVALID_TOKEN,
+                                   why);
+        return;
+    }
+    decision->subject = key->user_id;
+    if (key->org && strlen(key->org) < sizeof decision->org_id) {
+        strcpy(decision->org_id, key->org);
+        decision->org_role = key->role;
+    }
+    if (!key_requirements_check(config, deciding->rule, key, org_id, decision))
+        return;
+    decision->status = 200;
+    decision->reason = "valid API key";
+    if (!key_variables_add(decision, config->variable_prefix, config, key))
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                               "the API key's identity is too large to pass on");
+}
+
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
                const struct tg_request *request, struct tg_decision *decision)
 {
@@ -400,11 +554,16 @@ void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *ke
     size_t token_len = 0;
     bool optional = require == TG_REQUIRE_OPTIONAL;
     if (request->credential == TG_CREDENTIAL_API_KEY) {
-        /* No rule accepts end-user API keys yet (api_keys = yes is refused
-         * at load): a key is never taken for a token, nor sent anywhere. */
+        /* A key is never taken for a token, and where keys are not
+         * accepted it is refused without being looked at. */
         decision->credential_present = true;
-        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
-                               "API keys are not accepted here");
+        if (!rule || !rule->api_keys) {
+            refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                                   "API keys are not accepted here");
+            return;
+        }
+        const struct deciding deciding = {config, keys, cache, request, rule, decision};
+        api_key_decide(&deciding, named ? org_id : NULL, optional);
         return;
     }
     if (request->credential != TG_CREDENTIAL_NONE) {

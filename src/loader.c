@@ -77,6 +77,7 @@ struct tg_config *tg_loader_load(const char *path, struct tg_keyset *keys,
     struct tg_config *config = tg_config_load(path, problems);
     struct tg_problems warnings = {0};
     if (config && (tg_loader_urls_check(config, problems) != 0 ||
+                   tg_config_api_keys_load(config, problems) != 0 ||
                    tg_sources_keys_load(config, keys, problems, &warnings) != 0)) {
         tg_config_free(config);
         tg_keyset_clear(keys);

@@ -26,6 +26,8 @@ static const char usage_text[] =
     "                                      decide one request offline and print the response\n"
     "       tokengate mint --key PRIVATE_KEY.pem [--alg ALG] [--kid KID] [--ttl SECONDS]\n"
     "                      [CLAIMS.json|-] sign a token for local testing\n"
+    "       tokengate key new NAME [--user ID] [--org ID] [--role ROLE] [--permission P]...\n"
+    "                      [--expires DATE]  print a new local API key and its section\n"
     "       tokengate --version | --help\n"
     "\n"
     "The configuration is -c FILE, else $TOKENGATE_CONFIG, else " TG_SYSCONFDIR
@@ -92,6 +94,8 @@ int main(int argc, char **argv)
             return tg_cli_check(argc - i, argv + i, config_argument);
         if (!strcmp(argv[i], "mint"))
             return tg_cli_mint(argc - i, argv + i);
+        if (!strcmp(argv[i], "key"))
+            return tg_cli_key_new(argc - i, argv + i);
     }
     if (i < argc) {
         fprintf(stderr, "tokengate: unexpected argument '%s'\n%s", argv[i], usage_text);

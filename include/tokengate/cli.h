@@ -13,6 +13,10 @@
  * 0 for 200, 1 for any other status, 2 for usage or configuration errors. */
 int tg_cli_check(int argc, char **argv, const char *config_path);
 
+/* tokengate key new NAME ...: print a fresh local API key once, and the
+ * [api_key NAME] section (its hash, never the key) for the keys file. */
+int tg_cli_key_new(int argc, char **argv);
+
 /* tokengate mint: sign a token for local testing. */
 int tg_cli_mint(int argc, char **argv);
 

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "tokengate/claims.h"
 #include "tokengate/rules.h"
@@ -38,6 +39,23 @@ struct tg_config_source {
 #define TG_MAX_CONNECTIONS_LIMIT 1000000
 #define TG_MAX_REQUEST_BYTES_MIN 1024
 #define TG_MAX_REQUEST_BYTES_LIMIT (1024 * 1024)
+
+#define TG_API_KEYS_MAX 4096       /* [api_key NAME] sections in the keys file */
+#define TG_API_KEY_HASH_SIZE 32     /* SHA-256 */
+
+/* A local end-user API key (contract section 10): its hash, never the key. */
+struct tg_api_key {
+    char *name;
+    int line;
+    unsigned char hash[TG_API_KEY_HASH_SIZE]; /* of the key as the client sends it */
+    bool has_hash;
+    char *user_id;                  /* acts as this user, or NULL */
+    char *org;                      /* acts in this org only, or NULL */
+    char *role;                     /* the role it holds in ORG, or NULL */
+    char *permissions[TG_PERMISSIONS_MAX];
+    size_t permission_count;
+    time_t expires;                 /* 0: never */
+};
 
 struct tg_config {
     char *file;
@@ -99,6 +117,17 @@ struct tg_config {
     /* [rule NAME]s in file order */
     struct tg_rule *rules;
     size_t rule_count;
+
+    /* [api_keys] */
+    bool api_keys_propelauth;
+    char *api_keys_file;            /* local keys, or NULL */
+    int api_keys_file_line;
+    long api_key_cache_ttl;
+    long api_key_negative_ttl;
+    long api_key_max_pending;
+    /* The [api_key NAME] sections of api_keys_file (tg_config_api_keys_load). */
+    struct tg_api_key *local_keys;
+    size_t local_key_count;
 };
 
 struct tg_problems {
@@ -115,6 +144,16 @@ const char *tg_config_path(const char *path_argument);
  * "rule"), in the order of its table; NULL past the last key or for another
  * section. */
 const char *tg_config_key_name(const char *section, size_t index);
+
+/* Reads CONFIG's api_keys_file (when set) into CONFIG->local_keys: a file
+ * that must be as private as api_key_file, holding [api_key NAME]
+ * sections only. Returns the number of problems added. */
+size_t tg_config_api_keys_load(struct tg_config *config, struct tg_problems *problems);
+
+/* An RFC 3339 date ("2027-01-31", midnight UTC) or date-time
+ * ("2027-01-31T12:00:00Z", "...+02:00") into *WHEN. False when TEXT is
+ * neither. */
+bool tg_config_time_parse(const char *text, time_t *when);
 
 /* Reads PATH. Returns the configuration, or NULL with PROBLEMS filled. */
 struct tg_config *tg_config_load(const char *path, struct tg_problems *problems);

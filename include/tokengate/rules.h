@@ -38,6 +38,7 @@ struct tg_rule {
     int line;                                  /* of the [rule NAME] header */
     int metrics_slot;                          /* tg_metrics_rule_slot(name), set by the
                                                 * server; counts its decisions */
+    bool api_keys;                             /* end-user API keys accepted here */
     char *path;                                /* the pattern as written */
     struct tg_pattern_segment segments[TG_PATTERN_SEGMENTS_MAX];
     size_t segment_count;

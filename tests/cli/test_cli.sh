@@ -194,6 +194,53 @@ expect "mint without --key" 2 "$TOKENGATE" mint "$WORK/owner.json"
 expect "mint with bad claims" 2 sh -c "echo '[1,2]' | '$TOKENGATE' mint --key '$WORK/rsa.pem' -"
 expect "mint with an unknown algorithm" 2 "$TOKENGATE" mint --key "$WORK/rsa.pem" --alg none "$WORK/owner.json"
 
+# --- local API keys: tokengate key new, and the key in a decision ---
+expect "key new prints a key and its section" 0 "$TOKENGATE" key new robot --user robot-1 --org o-1 --role Admin --permission can_view_billing --expires 2030-01-01
+API_KEY=$(head -n 1 "$WORK/out")
+if echo "$API_KEY" | grep -qE '^tg_[A-Za-z0-9_-]{43}$'; then ok "the key is tg_ and 256 bits of base64url"; else not_ok "key format: $API_KEY"; fi
+HASH=$(printf '%s' "$API_KEY" | sha256sum | cut -d ' ' -f 1)
+contains "the section holds the key's SHA-256" "$WORK/out" "hash = sha256:$HASH"
+contains "the section names the key" "$WORK/out" "[api_key robot]"
+contains "the section holds the expiry" "$WORK/out" "expires = 2030-01-01"
+[ "$(grep -c "$API_KEY" "$WORK/out")" -eq 1 ] && ok "the key is printed once" || not_ok "the key is printed once"
+tail -n +3 "$WORK/out" >"$WORK/api_keys.conf"
+chmod 600 "$WORK/api_keys.conf"
+cat >"$WORK/keys.conf" <<CONF
+[token]
+verifier_key = $WORK/rsa.pub
+auth_url = https://auth.example.com
+[roles]
+hierarchy = Owner > Admin > Member
+[api_keys]
+file = $WORK/api_keys.conf
+[rule billing]
+path = /api/org/{org_id}/billing
+org = path:org_id
+min_role = Admin
+permission = can_view_billing
+api_keys = yes
+[rule app]
+path = /app/**
+CONF
+expect "-t counts the local keys" 0 "$TOKENGATE" -t -c "$WORK/keys.conf"
+contains "-t says how many" "$WORK/out" "1 local API keys"
+expect "check accepts the new key" 0 "$TOKENGATE" check -c "$WORK/keys.conf" -H "Authorization: Token $API_KEY" /api/org/o-1/billing
+contains "the key acts as its user" "$WORK/out" "Variable-AUTH_USER_ID: robot-1"
+contains "AUTH_METHOD says api_key" "$WORK/out" "Variable-AUTH_METHOD: api_key"
+lacks "the response holds no key" "$WORK/out" "$API_KEY"
+expect "the key on another org is refused" 1 "$TOKENGATE" check -c "$WORK/keys.conf" -H "Authorization: Token $API_KEY" /api/org/o-2/billing
+expect "the key where keys are not accepted is refused" 1 "$TOKENGATE" check -c "$WORK/keys.conf" -H "Authorization: Token $API_KEY" /app/x
+contains "and said so" "$WORK/out" "API keys are not accepted here"
+chmod 644 "$WORK/api_keys.conf"
+expect "-t refuses a keys file others can read" 1 "$TOKENGATE" -t -c "$WORK/keys.conf"
+contains "-t names the file's line" "$WORK/err" "$WORK/keys.conf:7: [api_keys] file:"
+expect "key new needs a name" 2 "$TOKENGATE" key new
+expect "key new: --role needs --org" 2 "$TOKENGATE" key new x --role Admin
+expect "key new: a bad expiry" 2 "$TOKENGATE" key new x --expires soon
+expect "key new: a bad name" 2 "$TOKENGATE" key new "a b"
+"$TOKENGATE" key new again >"$WORK/again" 2>&1
+[ "$(head -n 1 "$WORK/again")" != "$API_KEY" ] && ok "every key is new" || not_ok "every key is new"
+
 # --- interoperability with PyJWT ---
 PY=/usr/bin/python3
 if $PY -c 'import jwt, cryptography' 2>/dev/null; then

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared pieces of the integration tests: keys, tokens, configuration,
 processes and plain HTTP. Everything runs on 127.0.0.1 and stops by itself."""
+import grp
 import http.client
 import json
 import os
@@ -42,12 +43,16 @@ permission = can_view_billing
 
 [rule app]
 path = /app/**
+
+[rule keys]
+path = /keys/**
+api_keys = yes
 """
 
 # Paths below the docroot that hold the protected CGI script.
 SCRIPT_DIRECTORIES = [
     "app", "open", "maybe", "orgs/o-1/admin", "orgs/o-1/owner", "orgs/o-1/billing",
-    "orgs/o-2/admin",
+    "orgs/o-2/admin", "keys",
 ]
 
 
@@ -99,6 +104,17 @@ class World:
         self.outsider = self.mint({"user_id": "outsider-1", "org_id_to_org_member_info": {}})
         self.expired = self.mint({"user_id": "owner-1",
                                   "org_id_to_org_member_info": {"o-1": owner}}, ttl=-600)
+        # A local end-user API key (tokengate key new): the key for the
+        # tests, its section in a file as private as the contract asks --
+        # and readable by the group the servers' spawned tokengate runs as.
+        made = run(TOKENGATE, "key", "new", "robot", "--user", "robot-1").stdout
+        self.api_key = made.splitlines()[0]
+        self.api_keys_file = os.path.join(directory, "api_keys.conf")
+        with open(self.api_keys_file, "w") as out:
+            out.write(made.split("\n", 2)[2])
+        os.chmod(self.api_keys_file, 0o640)
+        if os.geteuid() == 0:
+            os.chown(self.api_keys_file, 0, grp.getgrnam("nogroup").gr_gid)
 
     def mint(self, claims, ttl=3600):
         claims = dict(claims, iss=ISSUER)
@@ -115,6 +131,7 @@ class World:
                 out.write("listen = %s\nsocket_mode = 0666\n" % listen)
             out.write("realm = integration\n%s\n" % extra)
             out.write("[token]\nverifier_key = %s\nauth_url = %s\n" % (self.public_key, ISSUER))
+            out.write("[api_keys]\nfile = %s\n" % self.api_keys_file)
             out.write(rules)
         os.chmod(path, 0o644)
         return path

@@ -50,6 +50,23 @@ def test_forged_token_is_401(server, world):
     assert harness.PROTECTED_BODY not in body
 
 
+@pytest.mark.parametrize("scheme", ["Token", "Bearer"])
+def test_local_api_key_reaches_the_script_as_its_user(server, world, scheme):
+    """Contract section 10: a local key on a rule with api_keys = yes acts
+    as its section says, with AUTH_METHOD=api_key, through every server."""
+    status, _, body = harness.get(server.port, "/keys/whoami.cgi",
+                                  headers={"Authorization": "%s %s" % (scheme, world.api_key)})
+    assert status == 200, body
+    for line in ("AUTH_USER_ID=robot-1", "AUTH_PRINCIPAL=robot-1", "AUTH_METHOD=api_key",
+                 "AUTH_API_KEY_NAME=robot"):
+        assert line in body.splitlines(), (line, body)
+    assert world.api_key not in body
+    wrong = world.api_key[:-4] + ("AAAA" if not world.api_key.endswith("AAAA") else "BBBB")
+    status, _, body = harness.get(server.port, "/keys/whoami.cgi",
+                                  headers={"Authorization": "Token " + wrong})
+    assert status == 401 and harness.PROTECTED_BODY not in body
+
+
 @pytest.mark.parametrize("authorization", [
     "Token tg_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
     "Bearer tg_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",

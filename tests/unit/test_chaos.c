@@ -62,7 +62,7 @@ char *__wrap_strndup(const char *text, size_t size)
     return allocation_fails() ? NULL : __real_strndup(text, size);
 }
 
-static char *config_path;
+static char *config_path, *keys_path;
 
 static int setup(void **state)
 {
@@ -70,17 +70,24 @@ static int setup(void **state)
     char *pem = support_public_pem(support_key_rsa());
     char *key_path = support_file_write(pem);
     free(pem);
+    keys_path = support_file_write(
+        "[api_key robot]\nhash = sha256:"
+        "69f703efa9f3c58c4e2cafa4d2ab8611a34d36b1eecb8c6746dff6ce9c0887e7\n"
+        "user_id = robot-1\norg = o-1\nrole = Admin\npermission = a\npermission = b\n"
+        "[api_key plain]\nhash = sha256:"
+        "69f703efa9f3c58c4e2cafa4d2ab8611a34d36b1eecb8c6746dff6ce9c0887e8\n");
     char *text = NULL;
     if (asprintf(&text,
                  "[tokengate]\nlisten = 127.0.0.1:9000\nrealm = chaos\n"
                  "[token]\nverifier_key = %s\nauth_url = https://auth.example.com\n"
                  "jwks = https://idp.example/jwks.json\n"
                  "[roles]\nhierarchy = Owner > Admin > Member\n"
+                 "[api_keys]\nfile = %s\n"
                  "[rule open]\npath = /public/**\nrequire = open\n"
                  "[rule admin]\npath = /orgs/{org_id}/admin/**\norg = path:org_id\n"
                  "min_role = Admin\npermission = can_admin\npermission = can_view\n"
-                 "[rule api]\npath = /api/**\nmethods = GET POST\n",
-                 key_path) < 0)
+                 "[rule api]\npath = /api/**\nmethods = GET POST\napi_keys = yes\n",
+                 key_path, keys_path) < 0)
         abort();
     config_path = support_file_write(text);
     free(text);
@@ -92,7 +99,9 @@ static int teardown(void **state)
 {
     (void)state;
     unlink(config_path);
+    unlink(keys_path);
     free(config_path);
+    free(keys_path);
     return 0;
 }
 
@@ -117,6 +126,7 @@ static bool run_once(long fail_at)
         assert_int_equal(config->rule_count, 3);
         assert_non_null(config->issuer);
         assert_int_equal(keys.count, 1);
+        assert_int_equal(config->local_key_count, 2);
         refresher = tg_refresher_new(publish_nothing, NULL);
         struct tg_keyset *static_keys = refresher ? calloc(1, sizeof *static_keys) : NULL;
         if (static_keys) {

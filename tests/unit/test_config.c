@@ -234,7 +234,12 @@ static void test_rule_problems(void **state)
     expect_problem("", "[rule a]\npath = /x\nrequire = maybe\n", 7, "require");
     expect_problem("", "[rule a]\npath = /x\nmethods = GET P0ST\n", 7, "methods");
     expect_problem("", "[rule a]\npath = /x\napi_keys = perhaps\n", 7, "api_keys");
-    expect_problem("", "[rule a]\npath = /x\napi_keys = yes\n", 7, "not supported");
+    expect_problem("", "[rule a]\npath = /x\napi_keys = yes\n", 5,
+                   "[rule a]: api_keys = yes needs [api_keys] file");
+    expect_problem("", "[api_keys]\npropelauth = yes\n", 6, "not supported by this version");
+    expect_problem("", "[api_keys]\nfile = relative\n", 6, "file: expected an absolute path");
+    expect_problem("", "[api_key robot]\nhash = sha256:00\n", 5,
+                   "[api_key robot] belongs in the file that [api_keys] file names");
     expect_problem("", "[rule a]\npath = /x\nrole = A\nmin_role = B\norg = id:o\n", 5,
                    "not both");
     expect_problem("", "[rule a]\npath = /x\n[rule a]\npath = /y\n", 7, "already defined");
@@ -399,6 +404,92 @@ static void test_sample_and_manual_name_every_key(void **state)
     free(manual);
 }
 
+/* Loads a keys file holding TEXT (mode MODE) for a configuration that
+ * names it; returns the problems joined (NULL: none) and the key count. */
+static char *keys_file_problems(const char *text, mode_t mode, size_t *count)
+{
+    char *keys_path = support_file_write(text);
+    chmod(keys_path, mode);
+    char *config_text = NULL;
+    assert_true(asprintf(&config_text, "[token]\nverifier_key = %s\nissuer = https://i.example\n"
+                                       "[api_keys]\nfile = %s\n", key_path, keys_path) > 0);
+    struct tg_config *config = support_config_load(config_text);
+    assert_non_null(config);
+    struct tg_problems problems = {0};
+    tg_config_api_keys_load(config, &problems);
+    *count = config->local_key_count;
+    char *joined = problems.count ? support_problems_join(&problems) : NULL;
+    tg_problems_clear(&problems);
+    tg_config_free(config);
+    unlink(keys_path);
+    free(keys_path);
+    free(config_text);
+    return joined;
+}
+
+#define HASH_A "sha256:" \
+    "69f703efa9f3c58c4e2cafa4d2ab8611a34d36b1eecb8c6746dff6ce9c0887e7"
+
+static void test_api_keys_file(void **state)
+{
+    (void)state;
+    size_t count;
+    char *problems = keys_file_problems("[api_key robot]\nhash = " HASH_A "\nuser_id = r-1\n"
+                                        "org = o-1\nrole = Admin\npermission = a\npermission = b\n"
+                                        "expires = 2030-01-01\n"
+                                        "[api_key plain]\nhash = " HASH_A "\n",
+                                        0600, &count);
+    if (problems)
+        fail_msg("a sound keys file was refused: %s", problems);
+    assert_int_equal(count, 2);
+    /* Each mistake, with its line. */
+    const struct {
+        const char *text;
+        const char *wanted;
+    } bad[] = {
+        {"[api_key a]\nuser_id = u\n", ":1: [api_key a] has no hash"},
+        {"[api_key a]\nhash = sha256:abc\n", ":2: hash: expected sha256: and 64 hex digits"},
+        {"[api_key a]\nhash = " HASH_A "\nrole = Admin\n", ":1: [api_key a]: role needs org"},
+        {"[api_key a]\nhash = " HASH_A "\nexpires = soon\n", ":3: expires: expected an RFC 3339"},
+        {"[api_key a]\nhash = " HASH_A "\n[api_key a]\nhash = " HASH_A "\n",
+         ":3: [api_key a] is already defined at line 1"},
+        {"[rule x]\npath = /x\n", ":1: unknown section [rule x] (an API keys file holds"},
+        {"[api_key a]\nhash = " HASH_A "\ncolour = blue\n", ":3: unknown key 'colour'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        problems = keys_file_problems(bad[i].text, 0600, &count);
+        if (!problems || !strstr(problems, bad[i].wanted))
+            fail_msg("expected '%s' for:\n%s\ngot: %s", bad[i].wanted, bad[i].text,
+                     problems ? problems : "none");
+        free(problems);
+    }
+    /* As private as api_key_file: readable by others is refused. */
+    problems = keys_file_problems("[api_key a]\nhash = " HASH_A "\n", 0644, &count);
+    assert_non_null(problems);
+    assert_non_null(strstr(problems, "[api_keys] file:"));
+    assert_non_null(strstr(problems, "readable or writable by every user"));
+    free(problems);
+}
+
+static void test_rfc3339_times(void **state)
+{
+    (void)state;
+    time_t when;
+    assert_true(tg_config_time_parse("2027-01-31", &when));
+    assert_int_equal(when, 1801353600L);
+    assert_true(tg_config_time_parse("2027-01-31T12:00:00Z", &when));
+    assert_int_equal(when, 1801396800L);
+    assert_true(tg_config_time_parse("2027-01-31T14:00:00+02:00", &when));
+    assert_int_equal(when, 1801396800L);
+    assert_true(tg_config_time_parse("2027-01-31T11:30:00.250-00:30", &when));
+    assert_int_equal(when, 1801396800L);
+    const char *bad[] = {"tomorrow", "2027-13-01", "2027-01-31T25:00:00Z", "2027-01-31T12:00:00",
+                         "2027-01-31 12:00:00Z", "2027-01-31Z", "1969-12-31", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tg_config_time_parse(bad[i], &when))
+            fail_msg("'%s' was read as a time", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_line_limits),
         cmocka_unit_test(test_config_path_order),
         cmocka_unit_test(test_sample_and_manual_name_every_key),
+        cmocka_unit_test(test_api_keys_file),
+        cmocka_unit_test(test_rfc3339_times),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
