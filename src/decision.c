@@ -424,10 +424,12 @@ static bool key_requirements_check(const struct tg_config *config, const struct 
 static bool key_variables_add(struct tg_decision *decision, const char *prefix,
                               const struct tg_config *config, const struct tg_api_key *key)
 {
-    char principal[TG_ORG_ID_MAX + 8], list[4096];
+    /* The keys file's values are at most TG_CONFIG_VALUE_MAX: "org:" and an
+     * org id always fit. */
+    char principal[TG_CONFIG_VALUE_MAX + 8], list[4096];
     if (key->user_id)
         snprintf(principal, sizeof principal, "%s", key->user_id);
-    else if (key->org && strlen(key->org) + 4 < sizeof principal)
+    else if (key->org)
         snprintf(principal, sizeof principal, "org:%s", key->org);
     else
         snprintf(principal, sizeof principal, "api_key");
