@@ -70,7 +70,7 @@ int tg_provider_discovery_read(const char *body, size_t len, const char *issuer,
     else if (strcmp(found_issuer, issuer) != 0)
         tg_error_set(error, "the discovery document names issuer '%.200s', not %s",
                      found_issuer, issuer);
-    else if (!uri)
+    else if (!uri || !uri[0])
         tg_error_set(error, "the discovery document has no jwks_uri");
     else if (strlen(uri) >= TG_URL_MAX)
         tg_error_set(error, "the discovery document's jwks_uri is too long");

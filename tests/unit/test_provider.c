@@ -76,6 +76,11 @@ static void test_discovery_requires_the_exact_issuer(void **state)
     assert_int_equal(tg_provider_discovery_read(no_uri, strlen(no_uri), "https://i.example", uri,
                                                 &err), -1);
     assert_non_null(strstr(err.text, "no jwks_uri"));
+    /* An empty one is none (the fuzzer found it read as a URL). */
+    const char *empty_uri = "{\"issuer\": \"https://i.example\", \"jwks_uri\": \"\"}";
+    assert_int_equal(tg_provider_discovery_read(empty_uri, strlen(empty_uri), "https://i.example",
+                                                uri, &err), -1);
+    assert_non_null(strstr(err.text, "no jwks_uri"));
     /* A jwks_uri in clear is read, and then refused where it would be
      * fetched (refresh.c asks tg_url_fetchable). */
     const char *clear = "{\"issuer\": \"https://i.example\", \"jwks_uri\": \"http://i.example/k\"}";
