@@ -109,6 +109,7 @@ struct tg_refresher {
     unsigned long rounds_started;
     unsigned long rounds_finished;
     atomic_ulong fetches;
+    atomic_ulong publications;    /* key sets handed to the receiver */
 };
 
 static time_t monotonic_now(void)
@@ -454,6 +455,7 @@ static void keys_publish(struct tg_refresher *refresher)
         return;
     }
     refresher->publish(refresher->context, keys);
+    atomic_fetch_add(&refresher->publications, 1);
 }
 
 static struct source *source_find(struct tg_refresher *refresher, unsigned long id)
@@ -695,9 +697,22 @@ void tg_refresher_fetch_missing(struct tg_refresher *refresher)
     pthread_mutex_unlock(&refresher->lock);
 }
 
-bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait)
+unsigned long tg_refresher_publications(struct tg_refresher *refresher)
+{
+    return atomic_load(&refresher->publications);
+}
+
+bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait,
+                                     unsigned long publications_seen)
 {
     pthread_mutex_lock(&refresher->lock);
+    /* Keys were published after the request was decided: deciding again
+     * may be all it needs. (Without this, requests that were decided just
+     * before a fetch's keys arrived asked for another fetch.) */
+    if (atomic_load(&refresher->publications) != publications_seen) {
+        pthread_mutex_unlock(&refresher->lock);
+        return true;
+    }
     time_t now = monotonic_now();
     bool any_fetchable = false;
     for (size_t i = 0; i < refresher->source_count; i++)

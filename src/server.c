@@ -183,6 +183,7 @@ static void request_handle(struct tg_worker *worker)
     /* The request's stdin is never read: Apache and mod_fcgid send none,
      * and the front drops whatever body comes. */
     tg_request_init(&worker->request, (const char *const *)worker->fcgi.envp, time(NULL));
+    unsigned long publications = tg_refresher_publications(server->refresher);
     pthread_rwlock_rdlock(&server->state_lock);
     decide_current(worker);
     if (decision->key_unknown) {
@@ -194,7 +195,7 @@ static void request_handle(struct tg_worker *worker)
         unsigned long seen = server->generation;
         pthread_rwlock_unlock(&server->state_lock);
         bool wait = atomic_fetch_add(&server->key_waiters, 1) < server->key_waiters_max;
-        tg_refresher_demand_unknown_key(server->refresher, wait);
+        tg_refresher_demand_unknown_key(server->refresher, wait, publications);
         atomic_fetch_sub(&server->key_waiters, 1);
         pthread_rwlock_rdlock(&server->state_lock);
         if (server->generation != seen)

@@ -56,14 +56,22 @@ int tg_refresher_start(struct tg_refresher *refresher);
 void tg_refresher_fetch_missing(struct tg_refresher *refresher);
 
 /* Called by a request whose token names a kid no key has (or when no key is
- * loaded at all). Starts a fetch of every source unless one ran less than
+ * loaded at all), with PUBLICATIONS_SEEN read before it was decided. Returns
+ * true at once when keys were published since. Otherwise starts a fetch of every source unless one ran less than
  * refresh_min_interval ago, or joins a fetch already under way; with WAIT,
  * waits for it (a round's worth of fetch timeouts, at most
  * TG_REFRESH_WAIT_MAX_SECONDS). True when a fetch
  * finished, so that deciding again may give another answer; false at once
  * without WAIT, when rate limited, or when there is nothing to fetch. The
  * caller must hold no lock a publication needs. */
-bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait);
+bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait,
+                                     unsigned long publications_seen);
+
+/* How many key sets the refresher has published. A request reads it before
+ * it is decided, and passes it to tg_refresher_demand_unknown_key(): when a
+ * set was published since, no fetch is asked for, and deciding again is
+ * said to be worth it. */
+unsigned long tg_refresher_publications(struct tg_refresher *refresher);
 
 /* Whether STATE_DIR can be trusted with key sets (tg_file_trust_check on
  * the directory): NULL when it can or does not exist yet, else the

@@ -101,7 +101,11 @@ static struct tg_keyset *keys_after(const struct tg_config *config, bool fetch,
     if (fetch)
         tg_refresher_fetch_missing(refresher);
     /* No thread: an unknown kid cannot wait for anything. */
-    assert_false(tg_refresher_demand_unknown_key(refresher, true));
+    assert_false(tg_refresher_demand_unknown_key(refresher, true,
+                                                 tg_refresher_publications(refresher)));
+    /* A set published since the request was decided: decide again, no fetch. */
+    assert_true(tg_refresher_demand_unknown_key(refresher, true,
+                                                tg_refresher_publications(refresher) - 1));
     *fetches = tg_refresher_fetch_count(refresher);
     tg_refresher_free(refresher);
     return published;
