@@ -723,8 +723,14 @@ bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait,
         pthread_mutex_unlock(&refresher->lock);
         return false;
     }
+    /* A demand round asked for or under way is joined, whatever time has
+     * passed: a slow fetch must not let a burst of requests queue a second
+     * round behind it (refresh_min_interval counts from a demand's start,
+     * and a round can outlast it). */
     if (refresher->demand) {
         target = refresher->rounds_started + 1;        /* asked for, not yet started */
+    } else if (refresher->round_running && refresher->round_serves_demand) {
+        target = refresher->rounds_started;            /* the one under way */
     } else if (!refresher->demanded_ever ||
                now - refresher->last_demand >= refresher->min_interval) {
         refresher->demand = true;
@@ -732,8 +738,6 @@ bool tg_refresher_demand_unknown_key(struct tg_refresher *refresher, bool wait,
         refresher->last_demand = now;
         target = refresher->rounds_started + 1;
         pthread_cond_signal(&refresher->wake);
-    } else if (refresher->round_running && refresher->round_serves_demand) {
-        target = refresher->rounds_started;            /* the one under way */
     } else {
         pthread_mutex_unlock(&refresher->lock);
         return false;                                   /* rate limited */

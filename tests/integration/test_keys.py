@@ -258,6 +258,25 @@ def test_rotation_is_one_fetch_under_100_concurrent_requests(gates, workdir, pro
     assert "signing key is not known" in headers["WWW-Authenticate"]
 
 
+def test_a_slow_fetch_is_joined_not_repeated(gates, workdir, provider):
+    """A fetch slower than refresh_min_interval is joined by the requests
+    that arrive meanwhile, not followed by a second one (a burst behind a
+    slow provider once asked twice)."""
+    gate = gate_for(gates, workdir, provider, "jwks").start()   # refresh_min_interval = 1
+    gate.wait_for_keys()
+    new_key = provider.rotate("k-2", keep_old=True)
+    provider.delay = 2.5
+    before = provider.count(JWKS_PATH)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    first = pool.submit(request, gate.address, gate.token(new_key))
+    harness.wait_for(lambda: provider.count(JWKS_PATH) > before, "the slow fetch")
+    time.sleep(1.3)   # past refresh_min_interval, the fetch still under way
+    second = pool.submit(request, gate.address, gate.token(new_key))
+    assert first.result(timeout=15)[0] == 200
+    assert second.result(timeout=15)[0] == 200
+    assert provider.count(JWKS_PATH) - before == 1
+
+
 def test_unknown_kids_are_rate_limited(gates, workdir, provider):
     gate = gate_for(gates, workdir, provider, "jwks", min_interval=30).start()
     gate.wait_for_keys()
