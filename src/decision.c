@@ -342,26 +342,14 @@ static void token_decide(const struct deciding *deciding, const char *org_id, co
 
 /* ---- local end-user API keys (contract section 10) ---------------------- */
 
-static long hierarchy_rank(const struct tg_role_hierarchy *hierarchy, const char *role)
+/* A key's org and role seen as a token's membership without an inherited
+ * role list, so that its roles are those of tokens (section 5): ranked by
+ * the hierarchy, listed as tokens' are. Its permissions are the key's own. */
+static struct tg_membership key_membership(const struct tg_api_key *key)
 {
-    for (size_t i = 0; i < hierarchy->count; i++)
-        if (strcmp(hierarchy->names[i], role) == 0)
-            return (long)i;
-    return -1;
-}
-
-/* A key's role is ranked by the hierarchy, as a token's without an
- * inherited role list is (section 5). */
-static bool key_role_at_least(const char *held, const char *min_role,
-                              const struct tg_role_hierarchy *hierarchy)
-{
-    if (!held)
-        return false;
-    if (strcmp(held, min_role) == 0)
-        return true;
-    long held_rank = hierarchy_rank(hierarchy, held);
-    long min_rank = hierarchy_rank(hierarchy, min_role);
-    return held_rank >= 0 && min_rank >= 0 && held_rank <= min_rank;
+    return (struct tg_membership){.org_id = key->org, .user_role = key->role,
+                                  .inherited_roles = -1, .additional_roles = -1,
+                                  .permissions = -1};
 }
 
 /* The local key whose hash the credential has, or NULL. Every key is
@@ -397,11 +385,13 @@ static bool key_requirements_check(const struct tg_config *config, const struct 
                          "the API key does not act in the organisation");
         return false;
     }
-    if (rule->role && (!key->role || strcmp(key->role, rule->role) != 0)) {
+    struct tg_membership membership = key_membership(key);
+    if (rule->role && !tg_membership_is_role(&membership, rule->role)) {
         refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
         return false;
     }
-    if (rule->min_role && !key_role_at_least(key->role, rule->min_role, &config->hierarchy)) {
+    if (rule->min_role &&
+        !tg_membership_is_at_least_role(&membership, rule->min_role, &config->hierarchy)) {
         refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
         return false;
     }
@@ -439,8 +429,7 @@ static bool key_variables_add(struct tg_decision *decision, const char *prefix,
               variable_add(decision, prefix, "ORG_ID", key->org) &&
               variable_add(decision, prefix, "ORG_ROLE", key->role);
     if (ok && key->org && key->role) {
-        struct tg_membership membership = {.user_role = key->role, .inherited_roles = -1,
-                                           .additional_roles = -1, .permissions = -1};
+        struct tg_membership membership = key_membership(key);
         ok = tg_membership_roles_join(&membership, &config->hierarchy, list, sizeof list) >= 0 &&
              variable_add(decision, prefix, "ORG_ROLES", list);
     }
