@@ -295,9 +295,7 @@ int tg_cli_key_new(int argc, char **argv)
     }
     const char *name = argv[optind + 1];
     time_t when;
-    if (!name[0] || strlen(name) > TG_RULE_NAME_MAX ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-            strlen(name)) {
+    if (!tg_config_name_valid(name)) {
         fprintf(stderr, "tokengate key new: NAME: use 1 to %d of A-Z a-z 0-9 _ . -\n",
                 TG_RULE_NAME_MAX);
         return 2;

@@ -652,7 +652,7 @@ static void rule_finish(struct parser *parser)
     parser->line = saved_line;
 }
 
-static bool rule_name_valid(const char *name)
+bool tg_config_name_valid(const char *name)
 {
     size_t len = strlen(name);
     return len > 0 && len <= TG_RULE_NAME_MAX &&
@@ -687,7 +687,7 @@ static void *section_room(struct parser *parser, void *array, size_t *capacity, 
 static void rule_begin(struct parser *parser, const char *name)
 {
     struct tg_config *config = parser->config;
-    if (!rule_name_valid(name)) {
+    if (!tg_config_name_valid(name)) {
         problem(parser, "rule name '%s': use 1 to %d of A-Z a-z 0-9 _ . -", name,
                 TG_RULE_NAME_MAX);
         parser->section = SECTION_UNKNOWN;
@@ -808,7 +808,7 @@ static void api_key_finish(struct parser *parser)
 static void api_key_begin(struct parser *parser, const char *name)
 {
     struct tg_config *config = parser->config;
-    if (!rule_name_valid(name)) {
+    if (!tg_config_name_valid(name)) {
         problem(parser, "key name '%s': use 1 to %d of A-Z a-z 0-9 _ . -", name,
                 TG_RULE_NAME_MAX);
         parser->section = SECTION_UNKNOWN;

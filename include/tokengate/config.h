@@ -150,6 +150,10 @@ const char *tg_config_key_name(const char *section, size_t index);
  * sections only. Returns the number of problems added. */
 size_t tg_config_api_keys_load(struct tg_config *config, struct tg_problems *problems);
 
+/* Whether NAME may name a [rule NAME] or an [api_key NAME]: 1 to
+ * TG_RULE_NAME_MAX of A-Z a-z 0-9 _ . - */
+bool tg_config_name_valid(const char *name);
+
 /* An RFC 3339 date ("2027-01-31", midnight UTC) or date-time
  * ("2027-01-31T12:00:00Z", "...+02:00") into *WHEN. False when TEXT is
  * neither. */
