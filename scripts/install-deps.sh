@@ -11,7 +11,8 @@ PACKAGES="build-essential autoconf automake pkg-config openssl ca-certificates
   python3 python3-jwt python3-cryptography python3-pytest python3-prometheus-client valgrind
   lighttpd apache2 libapache2-mod-fcgid nginx-light fcgiwrap curl systemd
   clang libclang-rt-14-dev
-  debhelper dpkg-dev lintian"
+  debhelper dpkg-dev lintian
+  libhiredis-dev redis-server"
 # shellcheck disable=SC2086
 if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
     $SUDO apt-get update -q

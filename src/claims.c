@@ -34,19 +34,28 @@ static int member_object(const struct tg_json *json, int object, const char *nam
 int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
                      const char **why)
 {
+    return tg_identity_read_object(claims, 0, "org_id_to_org_member_info", "org_member_info",
+                                   identity, why);
+}
+
+int tg_identity_read_object(const struct tg_json *claims, int object, const char *org_map,
+                            const char *active_org, struct tg_identity *identity,
+                            const char **why)
+{
     memset(identity, 0, sizeof *identity);
     identity->claims = claims;
+    identity->org_map = identity->active_org = -1;
     bool bad = false;
-    identity->user_id = member_string(claims, 0, "user_id", &bad);
+    identity->user_id = member_string(claims, object, "user_id", &bad);
     if (!identity->user_id)
-        identity->user_id = member_string(claims, 0, "sub", &bad);
-    identity->email = member_string(claims, 0, "email", &bad);
-    identity->first_name = member_string(claims, 0, "first_name", &bad);
-    identity->last_name = member_string(claims, 0, "last_name", &bad);
-    identity->username = member_string(claims, 0, "username", &bad);
-    identity->legacy_user_id = member_string(claims, 0, "legacy_user_id", &bad);
-    identity->impersonator_user_id = member_string(claims, 0, "impersonator_user_id", &bad);
-    int login = tg_json_get(claims, 0, "login_method");
+        identity->user_id = member_string(claims, object, "sub", &bad);
+    identity->email = member_string(claims, object, "email", &bad);
+    identity->first_name = member_string(claims, object, "first_name", &bad);
+    identity->last_name = member_string(claims, object, "last_name", &bad);
+    identity->username = member_string(claims, object, "username", &bad);
+    identity->legacy_user_id = member_string(claims, object, "legacy_user_id", &bad);
+    identity->impersonator_user_id = member_string(claims, object, "impersonator_user_id", &bad);
+    int login = tg_json_get(claims, object, "login_method");
     if (tg_json_type(claims, login) == TG_JSON_OBJECT)
         identity->login_method = member_string(claims, login, "login_method", &bad);
     if (bad) {
@@ -57,8 +66,10 @@ int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
         *why = "the token names no user";
         return -1;
     }
-    identity->org_map = member_object(claims, 0, "org_id_to_org_member_info", &bad);
-    identity->active_org = member_object(claims, 0, "org_member_info", &bad);
+    if (org_map)
+        identity->org_map = member_object(claims, object, org_map, &bad);
+    if (active_org)
+        identity->active_org = member_object(claims, object, active_org, &bad);
     if (bad) {
         *why = "the organisation claims are malformed";
         return -1;

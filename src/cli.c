@@ -3,6 +3,7 @@
 #include "tokengate/cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "tokengate/base64url.h"
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
+#include "tokengate/fleet.h"
 #include "tokengate/keys.h"
 #include "tokengate/loader.h"
 #include "tokengate/preflight.h"
@@ -24,6 +26,7 @@
 #include "tokengate/response.h"
 #include "tokengate/sources.h"
 #include "tokengate/text.h"
+#include "tokengate/validator.h"
 
 #define CHECK_PARAMS_MAX 128
 
@@ -223,9 +226,26 @@ int tg_cli_check(int argc, char **argv, const char *config_path)
     static char response[TG_RESPONSE_MAX];
     tg_request_init(&request, (const char *const *)params, time(NULL));
     tg_decide(config, loaded, &request, &decision);
+    struct tg_key_validation *validation = NULL;
+    if (decision.validation_needed) {
+        /* As the server would: PropelAuth is asked (check has no fleet,
+         * and reads no revocations from Redis). */
+        struct tg_validator *validator = tg_validator_new(NULL, NULL, NULL);
+        struct tg_problems problems = {0};
+        if (validator && tg_validator_configure(validator, config, &problems) == 0)
+            validation = tg_validator_validate(validator, request.credential_text,
+                                               request.credential_len);
+        problems_print(&problems);
+        tg_problems_clear(&problems);
+        tg_validator_free(validator);
+        request.key_validation = validation;
+        if (validation)
+            tg_decide(config, loaded, &request, &decision);
+    }
     size_t len = tg_response_format(&decision, config->realm, response, sizeof response);
     fwrite(response, 1, len, stdout);
     status = decision.status == 200 ? 0 : 1;
+    tg_key_validation_release(validation);
     tg_config_free(config);
     tg_keyset_clear(&keys);
     tg_keyset_free(loaded);
@@ -335,4 +355,118 @@ int tg_cli_key_new(int argc, char **argv)
     if (expires)
         printf("expires = %s\n", expires);
     return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static const char revoke_usage[] =
+    "usage: tokengate revoke [-c FILE] (--user ID | --api-key KEY | --org ID) [--for SECONDS]\n"
+    "       (--api-key - reads the key from standard input)\n";
+
+/* Reads one line from standard input into KEY (SIZE bytes): a key given
+ * so stays out of the process list and the shell's history. */
+static bool key_from_stdin(char *key, size_t size)
+{
+    if (!fgets(key, (int)size, stdin))
+        return false;
+    size_t len = strcspn(key, "\r\n");
+    bool whole = key[len] == '\n' || key[len] == '\r' || feof(stdin);
+    key[len] = '\0';
+    return whole && len > 0;
+}
+
+int tg_cli_revoke(int argc, char **argv, const char *config_path)
+{
+    static const struct option options[] = {
+        {"user", required_argument, NULL, 'u'},
+        {"api-key", required_argument, NULL, 'k'},
+        {"org", required_argument, NULL, 'o'},
+        {"for", required_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *target = NULL;
+    enum tg_revocation_kind kind = TG_REVOKE_USER;
+    int targets = 0;
+    long seconds = TG_FLEET_REVOKE_DEFAULT_SECONDS;
+    optind = 0; /* GNU getopt: start afresh (main() parsed its own options) */
+    opterr = 0;
+    int option;
+    while ((option = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+        char *end;
+        switch (option) {
+        case 'c': config_path = optarg; break;
+        case 'u': kind = TG_REVOKE_USER; target = optarg; targets++; break;
+        case 'k': kind = TG_REVOKE_API_KEY; target = optarg; targets++; break;
+        case 'o': kind = TG_REVOKE_ORG; target = optarg; targets++; break;
+        case 'f':
+            errno = 0;
+            seconds = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || seconds < 1 || seconds > 366L * 86400) {
+                fprintf(stderr, "tokengate revoke: --for expects 1 to %ld seconds\n",
+                        366L * 86400);
+                return 2;
+            }
+            break;
+        default:
+            fprintf(stderr, "tokengate revoke: unknown option, or one without its value: %s\n%s",
+                    argv[optind - 1], revoke_usage);
+            return 2;
+        }
+    }
+    if (targets != 1 || optind != argc) {
+        fputs(revoke_usage, stderr);
+        return 2;
+    }
+    struct tg_revocation revocation = {.kind = kind, .at = time(NULL)};
+    revocation.until = revocation.at + seconds;
+    if (kind == TG_REVOKE_API_KEY) {
+        /* Only the key's hash is stored and published. */
+        char key[TG_KEY_TEXT_MAX + 2];
+        bool read = strcmp(target, "-") == 0 ? key_from_stdin(key, sizeof key)
+                                             : snprintf(key, sizeof key, "%s", target) > 0;
+        size_t len = strlen(key);
+        if (!read || len > TG_KEY_TEXT_MAX) {
+            OPENSSL_cleanse(key, sizeof key);
+            fprintf(stderr, "tokengate revoke: --api-key: expected a key of 1 to %d bytes\n",
+                    TG_KEY_TEXT_MAX);
+            return 2;
+        }
+        unsigned char hash[TG_KEY_HASH_SIZE];
+        tg_key_hash(key, len, hash);
+        OPENSSL_cleanse(key, sizeof key);
+        tg_key_hash_hex(hash, revocation.id);
+    } else {
+        size_t len = strlen(target);
+        bool ok = len > 0 && len <= TG_REVOCATION_ID_MAX;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (unsigned char)target[i] > ' ' && target[i] != 127;
+        if (!ok) {
+            fprintf(stderr, "tokengate revoke: an id is 1 to %d characters without spaces\n",
+                    TG_REVOCATION_ID_MAX);
+            return 2;
+        }
+        memcpy(revocation.id, target, len + 1);
+    }
+    static struct tg_keyset keys;
+    struct tg_config *config = tg_cli_config_load(tg_config_path(config_path), &keys);
+    if (!config)
+        return 2;
+    int status = 0;
+    struct tg_error error;
+    if (!config->fleet_redis) {
+        fprintf(stderr, "tokengate revoke: %s has no [fleet] redis: revocations are shared "
+                        "through Redis, and a single node has none to share them with\n",
+                config->file);
+        status = 2;
+    } else if (tg_fleet_revoke(config, &revocation, &error) != 0) {
+        fprintf(stderr, "tokengate revoke: %s\n", error.text);
+        status = 1;
+    } else {
+        char until[32];
+        struct tm tm;
+        strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&revocation.until, &tm));
+        printf("revoked %s %s until %s\n", tg_revocation_kind_name(kind),
+               kind == TG_REVOKE_API_KEY ? "(the key given)" : revocation.id, until);
+    }
+    tg_config_free(config);
+    tg_keyset_clear(&keys);
+    return status;
 }

@@ -43,7 +43,7 @@
 
 enum section {
     SECTION_NONE, SECTION_TOKENGATE, SECTION_TOKEN, SECTION_ROLES, SECTION_RULE,
-    SECTION_API_KEYS, SECTION_API_KEY, SECTION_UNKNOWN
+    SECTION_API_KEYS, SECTION_API_KEY, SECTION_FLEET, SECTION_UNKNOWN
 };
 
 struct parser {
@@ -720,11 +720,10 @@ static void propelauth_set(struct parser *parser, const struct key *key, const c
     bool flag;
     if (!parse_bool(value, &flag))
         problem(parser, "%s: expected yes or no, got '%s'", key->name, value);
-    else if (flag)
-        problem(parser, "%s: validating API keys with PropelAuth is not supported by this "
-                        "version yet (local keys are: file)", key->name);
-    else
-        parser->config->api_keys_propelauth = false;
+    else {
+        parser->config->api_keys_propelauth = flag;
+        parser->config->api_keys_propelauth_line = parser->line;
+    }
 }
 
 static const struct key api_keys_keys[] = {
@@ -734,6 +733,34 @@ static const struct key api_keys_keys[] = {
     NUMBER("cache_ttl", KIND_LONG, api_key_cache_ttl, 1, 86400, "seconds"),
     NUMBER("negative_ttl", KIND_LONG, api_key_negative_ttl, 1, 3600, "seconds"),
     NUMBER("max_pending", KIND_LONG, api_key_max_pending, 1, 100000, "a number"),
+    {NULL},
+};
+
+/* ---- [fleet] ---------------------------------------------------------- */
+
+/* The address's shape; the loader reads a redis:// URL whole (fleet.h). */
+static bool redis_address_valid(const char *value)
+{
+    return (strncmp(value, "unix:/", 6) == 0 && value[6]) || strncmp(value, "redis://", 8) == 0;
+}
+
+/* Printable, no white space: it starts every Redis key and the channel. */
+static bool redis_prefix_valid(const char *value)
+{
+    size_t len = strlen(value);
+    if (len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 127)
+            return false;
+    return true;
+}
+
+static const struct key fleet_keys[] = {
+    {"redis", KIND_STRING, CONFIG_FIELD(fleet_redis), CONFIG_FIELD(fleet_redis_line),
+     .expected = "unix:/PATH or redis://HOST:PORT[/DB]", .valid = redis_address_valid},
+    {"redis_prefix", KIND_STRING, CONFIG_FIELD(fleet_redis_prefix), NO_LINE,
+     .expected = "at most 64 printable characters without spaces", .valid = redis_prefix_valid},
     {NULL},
 };
 
@@ -905,6 +932,8 @@ static void section_begin(struct parser *parser, const char *name)
         parser->section = SECTION_ROLES;
     } else if (!strcmp(name, "api_keys")) {
         parser->section = SECTION_API_KEYS;
+    } else if (!strcmp(name, "fleet")) {
+        parser->section = SECTION_FLEET;
     } else if (!strncmp(name, "rule", 4) && (name[4] == ' ' || name[4] == '\t' || !name[4])) {
         parser->section = SECTION_RULE;
         const char *rule_name = name + 4;
@@ -913,7 +942,7 @@ static void section_begin(struct parser *parser, const char *name)
         rule_begin(parser, rule_name);
     } else {
         parser->section = SECTION_UNKNOWN;
-        problem(parser, "unknown section [%s] (known: tokengate, token, roles, api_keys, rule NAME)",
+        problem(parser, "unknown section [%s] (known: tokengate, token, roles, api_keys, fleet, rule NAME)",
                 name);
     }
 }
@@ -928,6 +957,7 @@ static const struct key *section_keys(enum section section)
     case SECTION_RULE: return rule_keys;
     case SECTION_API_KEYS: return api_keys_keys;
     case SECTION_API_KEY: return api_key_keys;
+    case SECTION_FLEET: return fleet_keys;
     default: return NULL;
     }
 }
@@ -937,6 +967,7 @@ const char *tg_config_key_name(const char *section, size_t index)
     static const struct { const char *name; enum section section; } sections[] = {
         {"tokengate", SECTION_TOKENGATE}, {"token", SECTION_TOKEN}, {"roles", SECTION_ROLES},
         {"rule", SECTION_RULE}, {"api_keys", SECTION_API_KEYS}, {"api_key", SECTION_API_KEY},
+        {"fleet", SECTION_FLEET},
     };
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         if (strcmp(section, sections[i].name) != 0)
@@ -1072,11 +1103,16 @@ static void whole_file_check(struct parser *parser)
         problem(parser, "[token] needs issuer (or auth_url, which implies it)");
     if (config->api_key_file && !config->auth_url)
         problem(parser, "api_key_file needs auth_url");
+    if (config->api_keys_propelauth && (!config->api_key_file || !config->auth_url)) {
+        parser->line = config->api_keys_propelauth_line;
+        problem(parser, "[api_keys] propelauth = yes needs auth_url and api_key_file in [token] "
+                        "(the integration key validates API keys)");
+    }
     for (size_t i = 0; i < config->rule_count; i++)
-        if (config->rules[i].api_keys && !config->api_keys_file) {
+        if (config->rules[i].api_keys && !config->api_keys_file && !config->api_keys_propelauth) {
             parser->line = config->rules[i].line;
-            problem(parser, "[rule %s]: api_keys = yes needs [api_keys] file (the local keys)",
-                    config->rules[i].name);
+            problem(parser, "[rule %s]: api_keys = yes needs [api_keys] with propelauth = yes "
+                            "or a file of local keys", config->rules[i].name);
         }
     if (config->status_listen && config->listen &&
         strcmp(config->status_listen, config->listen) == 0) {
@@ -1124,11 +1160,14 @@ static bool config_complete(struct parser *parser)
         config->state_dir = string_dup(parser, TG_LOCALSTATEDIR "/lib/tokengate");
     if (!config->backend_url)
         config->backend_url = string_dup(parser, "https://propelauth-api.com");
+    if (!config->fleet_redis_prefix)
+        config->fleet_redis_prefix = string_dup(parser, "tokengate:");
     /* OIDC Discovery requires the document's issuer to be the URL it was
      * found under, so that URL is the issuer tokens must carry. */
     if (!config->issuer && config->oidc_issuer)
         config->issuer = string_dup(parser, config->oidc_issuer);
-    return config->realm && config->variable_prefix && config->state_dir && config->backend_url;
+    return config->realm && config->variable_prefix && config->state_dir && config->backend_url &&
+           config->fleet_redis_prefix;
 }
 
 struct tg_config *tg_config_load(const char *path, struct tg_problems *problems)
@@ -1222,6 +1261,8 @@ void tg_config_free(struct tg_config *config)
     free(config->cookie);
     free(config->ca_file);
     free(config->api_keys_file);
+    free(config->fleet_redis);
+    free(config->fleet_redis_prefix);
     for (size_t i = 0; i < config->local_key_count; i++) {
         struct tg_api_key *api_key = &config->local_keys[i];
         free(api_key->name);

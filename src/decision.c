@@ -14,7 +14,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "tokengate/apikey.h"
 #include "tokengate/claims.h"
+#include "tokengate/revocations.h"
 #include "tokengate/rules.h"
 #include "tokengate/text.h"
 
@@ -45,6 +47,7 @@ static void decision_reset(struct tg_decision *decision)
     decision->credential_present = false;
     decision->retry_after = 0;
     decision->key_unknown = false;
+    decision->validation_needed = false;
     decision->user_id = NULL;
     decision->path[0] = '\0';
     decision->variable_count = 0;
@@ -180,7 +183,7 @@ static bool membership_variables_add(struct tg_decision *decision, const char *p
 }
 
 static bool identity_variables_add(struct tg_decision *decision, const char *prefix,
-                                   const struct tg_identity *identity)
+                                   const struct tg_identity *identity, const char *method)
 {
     if (!variable_add(decision, "", "REMOTE_USER", identity->user_id) ||
         !variable_add(decision, prefix, "USER_ID", identity->user_id) ||
@@ -192,7 +195,7 @@ static bool identity_variables_add(struct tg_decision *decision, const char *pre
         !variable_add(decision, prefix, "LEGACY_USER_ID", identity->legacy_user_id) ||
         !variable_add(decision, prefix, "IMPERSONATOR_USER_ID", identity->impersonator_user_id) ||
         !variable_add(decision, prefix, "LOGIN_METHOD", identity->login_method) ||
-        !variable_add(decision, prefix, "METHOD", "jwt"))
+        !variable_add(decision, prefix, "METHOD", method))
         return false;
     decision->user_id = decision->variables[0].value;
     return true;
@@ -278,6 +281,9 @@ struct deciding {
     struct tg_decision *decision;
 };
 
+static void identity_decide(const struct deciding *deciding, const char *org_id,
+                            const struct tg_identity *identity, const char *method);
+
 /* Verifies the token (TOKEN_LEN bytes) and applies the rule, with ORG_ID
  * the organisation the request names (NULL: none). OPTIONAL says a bad
  * credential means anonymous, not 401. */
@@ -286,7 +292,6 @@ static void token_decide(const struct deciding *deciding, const char *org_id, co
 {
     const struct tg_config *config = deciding->config;
     const struct tg_keyset *keys = deciding->keys;
-    const struct tg_rule *rule = deciding->rule;
     struct tg_decision *decision = deciding->decision;
     if (keys->count == 0) {
         refuse(decision, 503, TG_REFUSAL_NO_KEYS, "temporarily_unavailable",
@@ -323,21 +328,36 @@ static void token_decide(const struct deciding *deciding, const char *org_id, co
         return;
     }
 
+    identity_decide(deciding, org_id, &identity, "jwt");
+}
+
+/* Applies the rule to a verified IDENTITY (of a token, or of a key that
+ * acts as a user; METHOD says which), with ORG_ID the organisation the
+ * request names (NULL: none). */
+static void identity_decide(const struct deciding *deciding, const char *org_id,
+                            const struct tg_identity *identity, const char *method)
+{
+    const struct tg_config *config = deciding->config;
+    const struct tg_rule *rule = deciding->rule;
+    struct tg_decision *decision = deciding->decision;
+    bool token = strcmp(method, "jwt") == 0;
     struct tg_membership membership;
     bool has_membership = false;
-    if (org_requirements_check(config, rule, org_id, &identity, &membership, &has_membership,
-                               decision)) {
-        decision->status = 200;
-        decision->reason = rule && rule->org_source != TG_ORG_SOURCE_NONE
-                               ? "organisation requirements met"
-                               : "valid token";
-        bool ok = identity_variables_add(decision, config->variable_prefix, &identity) &&
-                  (!has_membership || membership_variables_add(decision, config->variable_prefix,
-                                                               &membership, &config->hierarchy));
-        if (!ok)
-            refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
-                                   "the token's claims are too large to pass on");
-    }
+    if (!org_requirements_check(config, rule, org_id, identity, &membership, &has_membership,
+                                decision))
+        return;
+    decision->status = 200;
+    decision->reason = rule && rule->org_source != TG_ORG_SOURCE_NONE
+                           ? "organisation requirements met"
+                       : token ? "valid token"
+                               : "valid API key";
+    bool ok = identity_variables_add(decision, config->variable_prefix, identity, method) &&
+              (!has_membership || membership_variables_add(decision, config->variable_prefix,
+                                                           &membership, &config->hierarchy));
+    if (!ok)
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
+                               token ? "the token's claims are too large to pass on"
+                                     : "the API key's identity is too large to pass on");
 }
 
 /* ---- local end-user API keys (contract section 10) ---------------------- */
@@ -447,27 +467,25 @@ static bool key_variables_add(struct tg_decision *decision, const char *prefix,
     return ok;
 }
 
-/* Decides a request whose credential is an end-user API key, on a rule
- * that accepts them, with ORG_ID the organisation the request names. */
-static void api_key_decide(const struct deciding *deciding, const char *org_id, bool optional)
+/* Refuses an API key that is not valid (401), or on an optional rule lets
+ * the request through as anonymous. */
+static void api_key_refuse(const struct deciding *deciding, enum tg_refusal refusal,
+                           const char *why, bool optional)
+{
+    if (optional)
+        allow_anonymous(deciding->decision, deciding->config->variable_prefix,
+                        "invalid API key on an optional rule: anonymous");
+    else
+        refuse_unauthenticated(deciding->decision, refusal, why);
+}
+
+/* Applies the rule to KEY, a local key or what PropelAuth said of a key
+ * that does not act as a user, with ORG_NAME the org's name (or NULL). */
+static void key_decide(const struct deciding *deciding, const char *org_id,
+                       const struct tg_api_key *key, const char *org_name)
 {
     const struct tg_config *config = deciding->config;
-    const struct tg_request *request = deciding->request;
     struct tg_decision *decision = deciding->decision;
-    const struct tg_api_key *key =
-        local_key_find(config, request->credential_text, request->credential_len);
-    const char *why = !key ? "the API key is not valid"
-                      : key->expires && request->now >= key->expires ? "the API key has expired"
-                                                                     : NULL;
-    if (why) {
-        if (optional)
-            allow_anonymous(decision, config->variable_prefix,
-                            "invalid API key on an optional rule: anonymous");
-        else
-            refuse_unauthenticated(decision, key ? TG_REFUSAL_EXPIRED : TG_REFUSAL_INVALID_TOKEN,
-                                   why);
-        return;
-    }
     decision->subject = key->user_id;
     if (key->org && strlen(key->org) < sizeof decision->org_id) {
         strcpy(decision->org_id, key->org);
@@ -477,9 +495,127 @@ static void api_key_decide(const struct deciding *deciding, const char *org_id, 
         return;
     decision->status = 200;
     decision->reason = "valid API key";
-    if (!key_variables_add(decision, config->variable_prefix, config, key))
+    if (!key_variables_add(decision, config->variable_prefix, config, key) ||
+        !variable_add(decision, config->variable_prefix, "ORG_NAME", org_name))
         refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN,
                                "the API key's identity is too large to pass on");
+}
+
+/* The object member NAME of OBJECT: its index, -1 when absent or null,
+ * -2 when it is anything else. */
+static int answer_object(const struct tg_json *json, int object, const char *name)
+{
+    int member = tg_json_get(json, object, name);
+    int type = tg_json_type(json, member);
+    if (member < 0 || type == TG_JSON_NULL)
+        return -1;
+    return type == TG_JSON_OBJECT ? member : -2;
+}
+
+/* Decides with what PropelAuth said of the key (contract section 10): a
+ * personal key acts as its user in the user's orgs; an org key in its org
+ * only, as its user with user_in_org when PropelAuth names both, else as
+ * the org with no role; a generic key as no one in particular. */
+static void propelauth_key_decide(const struct deciding *deciding, const char *org_id,
+                                  const struct tg_key_validation *validation)
+{
+    struct tg_decision *decision = deciding->decision;
+    struct tg_json *json = &decision->claims;
+    const char *bad = "PropelAuth's answer about the API key is malformed";
+    if (tg_json_parse(json, validation->answer, validation->answer_len) != 0 ||
+        tg_json_type(json, 0) != TG_JSON_OBJECT) {
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN, bad);
+        return;
+    }
+    int user = answer_object(json, 0, "user");
+    int org = answer_object(json, 0, "org");
+    int user_in_org = answer_object(json, 0, "user_in_org");
+    const char *key_org = org >= 0 ? tg_json_string(json, tg_json_get(json, org, "org_id")) : NULL;
+    const char *org_name = org >= 0 ? tg_json_string(json, tg_json_get(json, org, "name")) : NULL;
+    if (user < -1 || org < -1 || user_in_org < -1 || (org >= 0 && !key_org) ||
+        (key_org && !tg_text_is_single_line(key_org)) ||
+        (org_name && !tg_text_is_single_line(org_name))) {
+        refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN, bad);
+        return;
+    }
+    if (user >= 0 && (org < 0 || user_in_org >= 0)) {
+        /* The key's user, with the user's orgs (a personal key) or only
+         * the key's org (an org key). */
+        struct tg_identity identity;
+        const char *why = bad;
+        if (tg_identity_read_object(json, user, org < 0 ? "org_id_to_org_info" : NULL, NULL,
+                                    &identity, &why) != 0) {
+            refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN, why);
+            return;
+        }
+        if (org >= 0) {
+            const char *member_org = tg_json_string(json, tg_json_get(json, user_in_org, "org_id"));
+            if (!member_org || strcmp(member_org, key_org) != 0) {
+                refuse_unauthenticated(decision, TG_REFUSAL_INVALID_TOKEN, bad);
+                return;
+            }
+            identity.active_org = user_in_org;
+        }
+        decision->subject = identity.user_id;
+        identity_decide(deciding, org_id, &identity, "api_key");
+        return;
+    }
+    /* Not acting as a user: the org (org_id a string of the answer, which
+     * lives as long as the decision) or nothing at all. */
+    struct tg_api_key key = {.org = (char *)key_org};
+    key_decide(deciding, org_id, &key, org_name);
+}
+
+/* Decides a request whose credential is an end-user API key, on a rule
+ * that accepts them, with ORG_ID the organisation the request names. */
+static void api_key_decide(const struct deciding *deciding, const char *org_id, bool optional)
+{
+    const struct tg_config *config = deciding->config;
+    const struct tg_request *request = deciding->request;
+    struct tg_decision *decision = deciding->decision;
+    if (request->credential_len > TG_KEY_TEXT_MAX) {
+        api_key_refuse(deciding, TG_REFUSAL_INVALID_TOKEN, "the API key is not valid", optional);
+        return;
+    }
+    const struct tg_api_key *key =
+        local_key_find(config, request->credential_text, request->credential_len);
+    if (key) {
+        if (key->expires && request->now >= key->expires)
+            api_key_refuse(deciding, TG_REFUSAL_EXPIRED, "the API key has expired", optional);
+        else
+            key_decide(deciding, org_id, key, NULL);
+        return;
+    }
+    if (!config->api_keys_propelauth) {
+        api_key_refuse(deciding, TG_REFUSAL_INVALID_TOKEN, "the API key is not valid", optional);
+        return;
+    }
+    const struct tg_key_validation *validation = request->key_validation;
+    if (!validation) {
+        /* Fail closed until the caller brings PropelAuth's answer. */
+        refuse(decision, 503, TG_REFUSAL_UNAVAILABLE, "temporarily_unavailable",
+               "the API key could not be validated");
+        decision->retry_after = 1;
+        decision->validation_needed = true;
+        return;
+    }
+    switch (validation->verdict) {
+    case TG_KEY_VALID:
+        propelauth_key_decide(deciding, org_id, validation);
+        return;
+    case TG_KEY_INVALID:
+        api_key_refuse(deciding, TG_REFUSAL_INVALID_TOKEN, "the API key is not valid", optional);
+        return;
+    case TG_KEY_RATE_LIMITED:
+        refuse(decision, 429, TG_REFUSAL_RATE_LIMITED, "rate_limited",
+               "too many validations of this API key: retry later");
+        break;
+    case TG_KEY_UNAVAILABLE:
+        refuse(decision, 503, TG_REFUSAL_UNAVAILABLE, "temporarily_unavailable",
+               "the API key cannot be validated now");
+        break;
+    }
+    decision->retry_after = validation->retry_after > 0 ? (int)validation->retry_after : 1;
 }
 
 void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
@@ -488,9 +624,53 @@ void tg_decide(const struct tg_config *config, const struct tg_keyset *keys,
     tg_decide_cached(config, keys, NULL, request, decision);
 }
 
+/* A request allowed by the rules is refused when a revocation covers its
+ * user (a token issued at or before it; any API key acting as the user),
+ * its API key, or the organisation it was decided in. */
+static void revocations_apply(const struct tg_request *request, struct tg_decision *decision)
+{
+    const struct tg_revocations *set = request->revocations;
+    if (decision->status != 200 || tg_revocations_count(set) == 0)
+        return;
+    time_t now = request->now;
+    bool key = request->credential == TG_CREDENTIAL_API_KEY;
+    bool revoked = false;
+    if (decision->user_id) {
+        long long issued = 0;
+        if (!key && (!tg_json_integer(&decision->claims,
+                                      tg_json_get(&decision->claims, 0, "iat"), &issued) ||
+                     issued < 0))
+            issued = 0;
+        revoked = tg_revocations_cover(set, TG_REVOKE_USER, decision->user_id, (time_t)issued, now);
+    }
+    if (!revoked && decision->org_id[0])
+        revoked = tg_revocations_cover(set, TG_REVOKE_ORG, decision->org_id, 0, now);
+    if (!revoked && key) {
+        unsigned char hash[TG_KEY_HASH_SIZE];
+        char hex[TG_KEY_HASH_HEX];
+        tg_key_hash(request->credential_text, request->credential_len, hash);
+        tg_key_hash_hex(hash, hex);
+        revoked = tg_revocations_cover(set, TG_REVOKE_API_KEY, hex, 0, now);
+    }
+    if (revoked)
+        refuse_unauthenticated(decision, TG_REFUSAL_REVOKED, "revoked");
+}
+
+static void decide(const struct tg_config *config, const struct tg_keyset *keys,
+                   struct tg_cache *cache, const struct tg_request *request,
+                   struct tg_decision *decision);
+
 void tg_decide_cached(const struct tg_config *config, const struct tg_keyset *keys,
                       struct tg_cache *cache, const struct tg_request *request,
                       struct tg_decision *decision)
+{
+    decide(config, keys, cache, request, decision);
+    revocations_apply(request, decision);
+}
+
+static void decide(const struct tg_config *config, const struct tg_keyset *keys,
+                   struct tg_cache *cache, const struct tg_request *request,
+                   struct tg_decision *decision)
 {
     decision_reset(decision);
     /* With many tokens cached, their entries are in main memory: asking
@@ -618,6 +798,9 @@ const char *tg_refusal_name(enum tg_refusal refusal)
         [TG_REFUSAL_PERMISSION] = "permission",
         [TG_REFUSAL_DENY_RULE] = "deny_rule",
         [TG_REFUSAL_BAD_REQUEST] = "bad_request",
+        [TG_REFUSAL_REVOKED] = "revoked",
+        [TG_REFUSAL_RATE_LIMITED] = "rate_limited",
+        [TG_REFUSAL_UNAVAILABLE] = "unavailable",
         [TG_REFUSAL_NO_KEYS] = "no_keys",
     };
     return refusal >= 0 && refusal < TG_REFUSAL_COUNT ? names[refusal] : "";

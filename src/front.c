@@ -36,6 +36,8 @@ struct tg_connection {
     bool keep;                  /* the web server keeps the connection */
     bool watched;               /* registered with epoll */
     int64_t deadline;           /* milliseconds, monotonic */
+    void *attachment;           /* what a worker left for the next one */
+    void (*attachment_release)(void *attachment);
     struct tg_connection *previous, *next;  /* in one list or queue at a time */
 };
 
@@ -142,6 +144,8 @@ static void front_wake(struct tg_front *front)
 /* Closes a connection that is in no list. */
 static void connection_free(struct tg_front *front, struct tg_connection *connection)
 {
+    if (connection->attachment && connection->attachment_release)
+        connection->attachment_release(connection->attachment);
     close(connection->fd);
     free(connection->buffer);
     free(connection);
@@ -545,6 +549,29 @@ void tg_front_give_back(struct tg_front *front, struct tg_connection *connection
     list_push(&front->returned, connection);
     pthread_mutex_unlock(&front->returned_lock);
     front_wake(front);
+}
+
+void tg_front_requeue(struct tg_front *front, struct tg_connection *connection,
+                      void *attachment, void (*release)(void *attachment))
+{
+    connection->attachment = attachment;
+    connection->attachment_release = release;
+    pthread_mutex_lock(&front->ready_lock);
+    bool stopping = front->workers_stopping;
+    if (!stopping) {
+        list_push(&front->ready, connection);
+        pthread_cond_signal(&front->ready_cond);
+    }
+    pthread_mutex_unlock(&front->ready_lock);
+    if (stopping)
+        connection_free(front, connection);
+}
+
+void *tg_connection_attachment_take(struct tg_connection *connection)
+{
+    void *attachment = connection->attachment;
+    connection->attachment = NULL;
+    return attachment;
 }
 
 void tg_front_stop(struct tg_front *front)

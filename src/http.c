@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http.c - one bounded HTTPS GET with libcurl (see http.h). */
+/* http.c - one bounded HTTPS GET or POST with libcurl (see http.h). */
 #include "tokengate/http.h"
 
 #include <stdio.h>
@@ -62,8 +62,9 @@ static const char *header_value(CURL *curl, const char *name)
     return header->value;
 }
 
-int tg_http_get(const struct tg_http_options *options, const char *url, const char *const *headers,
-                struct tg_http_response *response, struct tg_error *error)
+int tg_http_fetch(const struct tg_http_options *options, const char *url,
+                  const char *const *headers, const char *json_body,
+                  struct tg_http_response *response, struct tg_error *error)
 {
     memset(response, 0, sizeof *response);
     response->max_age = -1;
@@ -79,8 +80,16 @@ int tg_http_get(const struct tg_http_options *options, const char *url, const ch
         return -1;
     }
     struct curl_slist *list = NULL;
-    for (size_t i = 0; headers && headers[i] && i < TG_HTTP_HEADERS_MAX; i++) {
-        struct curl_slist *grown = curl_slist_append(list, headers[i]);
+    /* The caller's headers, then the body's type. */
+    const char *all[TG_HTTP_HEADERS_MAX + 2] = {NULL};
+    size_t count = 0;
+    for (; headers && headers[count] && count < TG_HTTP_HEADERS_MAX; count++)
+        all[count] = headers[count];
+    if (json_body)
+        all[count++] = "Content-Type: application/json";
+    for (size_t i = 0; i < count; i++) {
+        const char *header = all[i];
+        struct curl_slist *grown = curl_slist_append(list, header);
         if (!grown) {
             curl_slist_free_all(list);
             curl_easy_cleanup(curl);
@@ -124,6 +133,8 @@ int tg_http_get(const struct tg_http_options *options, const char *url, const ch
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "tokengate/" PACKAGE_VERSION);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    if (json_body)
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);

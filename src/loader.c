@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokengate/fleet.h"
 #include "tokengate/log.h"
 #include "tokengate/sources.h"
 #include "tokengate/url.h"
@@ -37,6 +38,13 @@ size_t tg_loader_urls_check(struct tg_config *config, struct tg_problems *proble
         fetch_url_check(config, "backend_url", config->backend_url,
                         config->backend_url_line ? config->backend_url_line : 1, TG_URL_MAX - 64,
                         problems);
+    if (config->fleet_redis) {
+        struct tg_redis_address address;
+        const char *why;
+        if (tg_redis_address_parse(config->fleet_redis, &address, &why) != 0)
+            tg_problems_add(problems, config->file, config->fleet_redis_line,
+                            "redis: %s, got '%s'", why, config->fleet_redis);
+    }
     if (config->auth_url) {
         struct tg_url url;
         const char *why;

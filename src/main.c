@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* main.c - tokengate's command line: dispatch to serve, check, mint, -t. */
+/* main.c - tokengate's command line: dispatch to serve, check, mint, key, revoke, -t. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -96,6 +96,8 @@ int main(int argc, char **argv)
             return tg_cli_mint(argc - i, argv + i);
         if (!strcmp(argv[i], "key"))
             return tg_cli_key_new(argc - i, argv + i);
+        if (!strcmp(argv[i], "revoke"))
+            return tg_cli_revoke(argc - i, argv + i, config_argument);
     }
     if (i < argc) {
         fprintf(stderr, "tokengate: unexpected argument '%s'\n%s", argv[i], usage_text);

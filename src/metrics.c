@@ -191,6 +191,34 @@ static bool scalar(struct tg_buffer *out, const char *name, const char *type, co
            tg_buffer_printf(out, "%s %llu\n", name, value);
 }
 
+static bool api_keys_render(struct tg_buffer *out, const struct tg_metrics_gauges *gauges)
+{
+    bool ok = family(out, "tokengate_api_key_validations_total", "counter",
+                     "API keys PropelAuth was asked about, by result.");
+    for (int i = TG_KEY_VALID; ok && i <= TG_KEY_UNAVAILABLE; i++)
+        ok = tg_buffer_printf(out, "tokengate_api_key_validations_total{result=\"%s\"} %lu\n",
+                              tg_key_verdict_name((enum tg_key_verdict)i),
+                              gauges->api_key_validations[i]);
+    ok = ok &&
+         scalar(out, "tokengate_api_key_cache_hits_total", "counter",
+                "API keys whose validation was remembered.", gauges->api_key_cache_hits) &&
+         scalar(out, "tokengate_api_key_cache_misses_total", "counter",
+                "API keys that had to be validated.", gauges->api_key_cache_misses) &&
+         scalar(out, "tokengate_api_key_cache_entries", "gauge",
+                "API-key validations remembered now.", gauges->api_key_cache_entries) &&
+         scalar(out, "tokengate_api_key_fleet_hits_total", "counter",
+                "API-key validations another node had made (read from Redis).",
+                gauges->api_key_fleet_hits) &&
+         scalar(out, "tokengate_api_key_validations_pending", "gauge",
+                "API-key validations running now.",
+                (unsigned long long)(gauges->api_key_validations_pending > 0
+                                         ? gauges->api_key_validations_pending : 0));
+    if (ok && gauges->redis_configured)
+        ok = scalar(out, "tokengate_redis_up", "gauge",
+                    "Whether the fleet's Redis can be reached (1) or not (0).", gauges->redis_up);
+    return ok;
+}
+
 size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *storage, size_t size)
 {
     struct tg_buffer out;
@@ -216,7 +244,7 @@ size_t tg_metrics_render(const struct tg_metrics_gauges *gauges, char *storage, 
          scalar(&out, "tokengate_keys_loaded", "gauge",
                 "Verification keys in use (0: every request with a token gets 503).",
                 gauges->keys_loaded) &&
-         sources_render(&out, gauges) &&
+         sources_render(&out, gauges) && api_keys_render(&out, gauges) &&
          scalar(&out, "tokengate_connections_open", "gauge",
                 "Connections held on the main socket.", gauges->connections_open) &&
          family(&out, "tokengate_connections_closed_total", "counter",

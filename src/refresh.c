@@ -372,7 +372,7 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
     }
     struct tg_error err;
     atomic_fetch_add(&refresher->fetches, 1);
-    int rc = tg_http_get(&options, url, headers, response, &err);
+    int rc = tg_http_fetch(&options, url, headers, NULL, response, &err);
     OPENSSL_cleanse(authorization, sizeof authorization);
     if (rc != 0) {
         /* A fetch cancelled by a stop is no failure of the provider's. */

@@ -129,6 +129,8 @@ void tg_request_init(struct tg_request *request, const char *const *params, time
     }
     request->params = params;
     request->now = now;
+    request->key_validation = NULL;
+    request->revocations = NULL;
     request->method = facts[FACT_METHOD];
     request->uri = facts[FACT_URI];
     request->authorization = facts[FACT_AUTHORIZATION];

@@ -39,7 +39,7 @@ size_t tg_response_format(const struct tg_decision *decision, const char *realm,
             }
             tg_buffer_append(&writer, "\n", 1);
         }
-        if (decision->status == 503 && decision->retry_after > 0) {
+        if ((decision->status == 503 || decision->status == 429) && decision->retry_after > 0) {
             tg_buffer_printf(&writer, "Retry-After: %d\n", decision->retry_after);
         }
         tg_buffer_append(&writer, "\n", 1);

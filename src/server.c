@@ -33,6 +33,7 @@
 #include <fcgiapp.h>
 
 #include "tokengate/decision.h"
+#include "tokengate/fleet.h"
 #include "tokengate/listen.h"
 #include "tokengate/loader.h"
 #include "tokengate/log.h"
@@ -58,6 +59,7 @@ struct tg_worker {
     int memory_fd;              /* what libfcgi reads and writes */
     FCGX_Request fcgi;
     struct tg_request request;
+    struct tg_key_validation *validation; /* brought by a parked request */
     struct tg_decision decision;
     struct tg_decision_log log;
     char response[TG_RESPONSE_MAX];
@@ -139,6 +141,31 @@ static void keys_receive(void *context, struct tg_keyset *keys)
     }
 }
 
+/* The fleet's publications: a whole new set of revocations. The old set
+ * is freed only once no request can be reading it. */
+static void revocations_receive(void *context, struct tg_revocations *set)
+{
+    struct tg_server *server = context;
+    pthread_rwlock_wrlock(&server->state_lock);
+    struct tg_revocations *old = server->revocations;
+    server->revocations = set;
+    pthread_rwlock_unlock(&server->state_lock);
+    tg_revocations_free(old);
+}
+
+/* Hands CONFIG's API-key and fleet settings to the validator and the
+ * fleet. False with the problems logged. */
+static bool sharing_configure(struct tg_server *server, const struct tg_config *config)
+{
+    struct tg_problems problems = {0};
+    bool ok = tg_fleet_configure(server->fleet, config, &problems) == 0 &&
+              tg_validator_configure(server->validator, config, &problems) == 0;
+    for (size_t i = 0; i < problems.count; i++)
+        tg_log(TG_LOG_ERROR, "%s", problems.lines[i]);
+    tg_problems_clear(&problems);
+    return ok;
+}
+
 /* Hands the refresher CONFIG's sources and STATIC_KEYS (consumed); it
  * publishes the resulting keys before returning. */
 static bool keys_configure(struct tg_server *server, const struct tg_config *config,
@@ -158,6 +185,8 @@ static void decide_current(struct tg_worker *worker)
 {
     struct tg_server *server = worker->server;
     int role = worker->fcgi.role;
+    worker->request.revocations = server->revocations;
+    worker->request.key_validation = worker->validation;
     if (role == FCGI_AUTHORIZER || role == FCGI_RESPONDER)
         tg_decide_cached(server->config, server->keys, server->cache, &worker->request,
                          &worker->decision);
@@ -172,8 +201,45 @@ static long microseconds_since(const struct timespec *start)
     return (now.tv_sec - start->tv_sec) * 1000000L + (now.tv_nsec - start->tv_nsec) / 1000;
 }
 
-/* Decides the request libfcgi parsed and writes the response through it. */
-static void request_handle(struct tg_worker *worker)
+/* A validation for a parked request (validator.h): the connection goes
+ * back to the workers' queue with it. */
+static void validation_release(void *validation)
+{
+    tg_key_validation_release(validation);
+}
+
+static void validation_done(void *context, void *waiter, struct tg_key_validation *validation)
+{
+    struct tg_server *server = context;
+    tg_front_requeue(server->front, waiter, validation, validation_release);
+}
+
+/* The request needs its API key validated: from the cache, the worker
+ * decides again at once; otherwise the connection is parked with the
+ * validator (true), and this worker goes on with other requests. The
+ * state lock is held for reading. */
+static bool validation_obtain(struct tg_worker *worker, struct tg_connection *connection)
+{
+    struct tg_server *server = worker->server;
+    const struct tg_request *request = &worker->request;
+    unsigned char hash[TG_KEY_HASH_SIZE];
+    tg_key_hash(request->credential_text, request->credential_len, hash);
+    worker->validation = tg_validator_cached(server->validator, hash);
+    if (worker->validation) {
+        decide_current(worker);
+        return false;
+    }
+    if (tg_validator_submit(server->validator, request->credential_text,
+                            request->credential_len, connection) == 0)
+        return true;
+    /* max_pending validations run: the decision's 503 stands. */
+    worker->decision.reason = "too many API key validations in flight";
+    return false;
+}
+
+/* Decides the request libfcgi parsed and writes the response through it;
+ * false when the request was parked instead (validation_obtain). */
+static bool request_handle(struct tg_worker *worker, struct tg_connection *connection)
 {
     struct tg_server *server = worker->server;
     struct timespec start;
@@ -201,6 +267,11 @@ static void request_handle(struct tg_worker *worker)
         if (server->generation != seen)
             decide_current(worker);
     }
+    if (decision->validation_needed && !worker->validation &&
+        validation_obtain(worker, connection)) {
+        pthread_rwlock_unlock(&server->state_lock);
+        return false;
+    }
     size_t len = tg_response_format(decision, server->config->realm, worker->response,
                                     sizeof worker->response);
     long microseconds = microseconds_since(&start);
@@ -227,6 +298,7 @@ static void request_handle(struct tg_worker *worker)
                                  sizeof worker->response);
     }
     FCGX_PutStr(worker->response, (int)len, worker->fcgi.out);
+    return true;
 }
 
 /* Answers a request on the status socket (contract section 8): /health,
@@ -274,7 +346,17 @@ static void status_handle(struct tg_worker *worker)
         .log_lines_dropped = tg_log_dropped(),
         .sources = metric_sources,
         .source_count = source_count,
+        .redis_configured = tg_fleet_enabled(server->fleet),
+        .redis_up = tg_fleet_up(server->fleet),
     };
+    struct tg_validator_report validations;
+    tg_validator_report(server->validator, &validations);
+    memcpy(gauges.api_key_validations, validations.results, sizeof validations.results);
+    gauges.api_key_cache_hits = validations.cache_hits;
+    gauges.api_key_cache_misses = validations.cache_misses;
+    gauges.api_key_fleet_hits = validations.fleet_hits;
+    gauges.api_key_cache_entries = validations.cache_entries;
+    gauges.api_key_validations_pending = validations.pending;
     size_t len = tg_metrics_render(&gauges, worker->status_text, TG_METRICS_TEXT_MAX);
     if (len == 0) {
         FCGX_PutS("Status: 500\nContent-Type: text/plain\n\nthe metrics do not fit\n",
@@ -328,10 +410,13 @@ static bool write_at(int fd, const void *data, size_t len, off_t offset)
     return true;
 }
 
+enum answer { ANSWERED, CLOSE, PARKED };
+
 /* Answers one checked request: libfcgi reads it from the memory file and
  * writes its response records behind it; they go to the web server in one
- * non-blocking send. False when the connection must be closed. */
-static bool connection_answer(struct tg_worker *worker, struct tg_connection *connection)
+ * non-blocking send. CLOSE when the connection must be closed; PARKED when
+ * it belongs to the validator now. */
+static enum answer connection_answer(struct tg_worker *worker, struct tg_connection *connection)
 {
     size_t request_len;
     const uint8_t *request = tg_connection_request(connection, &request_len);
@@ -340,7 +425,7 @@ static bool connection_answer(struct tg_worker *worker, struct tg_connection *co
      * so its writes start right behind it. */
     if (!write_at(fd, request, request_len, 0) || ftruncate(fd, (off_t)request_len) != 0 ||
         lseek(fd, 0, SEEK_SET) != 0)
-        return false;
+        return CLOSE;
     worker->fcgi.ipcFd = fd;
     /* keepConnection stops FCGX_Accept_r and FCGX_Finish_r from closing
      * the memory file, whatever the web server asked. */
@@ -348,25 +433,30 @@ static bool connection_answer(struct tg_worker *worker, struct tg_connection *co
     if (FCGX_Accept_r(&worker->fcgi) != 0) {
         /* The checked request did not parse: libfcgi closed the file. */
         worker->memory_fd = -1;
-        return false;
+        return CLOSE;
     }
+    bool answered = true;
     if (worker->status)
         status_handle(worker);
     else
-        request_handle(worker);
+        answered = request_handle(worker, connection);
     worker->fcgi.keepConnection = 1;
     FCGX_Finish_r(&worker->fcgi);
     if (worker->fcgi.ipcFd < 0) {
         worker->memory_fd = -1;
-        return false;
+        return answered ? CLOSE : PARKED;
     }
+    /* The validator may hand the connection to another worker at any
+     * moment: it is not touched again. */
+    if (!answered)
+        return PARKED;
     off_t end = lseek(fd, 0, SEEK_CUR);
     if (end < (off_t)request_len || end - (off_t)request_len > (off_t)worker->wire_size)
-        return false;
+        return CLOSE;
     size_t wire_len = (size_t)(end - (off_t)request_len);
     if (pread(fd, worker->wire, wire_len, (off_t)request_len) != (ssize_t)wire_len)
-        return false;
-    return answer_send(worker, tg_connection_fd(connection), wire_len);
+        return CLOSE;
+    return answer_send(worker, tg_connection_fd(connection), wire_len) ? ANSWERED : CLOSE;
 }
 
 static int memory_file_open(void) { return memfd_create("tokengate-worker", MFD_CLOEXEC); }
@@ -379,10 +469,15 @@ static void *worker_run(void *argument)
     FCGX_InitRequest(&worker->fcgi, -1, 0);
     struct tg_connection *connection;
     while ((connection = tg_front_take(worker->front))) {
+        worker->validation = tg_connection_attachment_take(connection);
         if (worker->memory_fd < 0)
             worker->memory_fd = memory_file_open();
-        bool answered = worker->memory_fd >= 0 && connection_answer(worker, connection);
-        tg_front_give_back(worker->front, connection, !answered);
+        enum answer answer = worker->memory_fd >= 0 ? connection_answer(worker, connection)
+                                                    : CLOSE;
+        tg_key_validation_release(worker->validation);
+        worker->validation = NULL;
+        if (answer != PARKED)
+            tg_front_give_back(worker->front, connection, answer == CLOSE);
     }
     worker->fcgi.ipcFd = -1;
     FCGX_Free(&worker->fcgi, 0);
@@ -455,6 +550,8 @@ static void reload(struct tg_server *server)
     if (!keys_configure(server, config, static_keys))
         tg_log(TG_LOG_ERROR, "reload: the new key sources could not be set up; the previous "
                              "keys stay in use");
+    if (!sharing_configure(server, config))
+        tg_log(TG_LOG_ERROR, "reload: API-key validation or the fleet could not be set up");
     pthread_rwlock_rdlock(&server->state_lock);
     tg_log(TG_LOG_INFO, "configuration reloaded: %zu rules, %zu keys", config->rule_count,
            server->keys->count);
@@ -595,6 +692,12 @@ static void server_stop(struct tg_server *server)
 {
     if (server->refresher)
         tg_refresher_stop(server->refresher);
+    /* Parked requests get their answers (503s when cancelled) and go back
+     * to the workers while the front still takes them. */
+    if (server->validator)
+        tg_validator_stop(server->validator);
+    if (server->fleet)
+        tg_fleet_stop(server->fleet);
     if (server->front)
         tg_front_stop(server->front);
     if (server->status_front)
@@ -688,6 +791,11 @@ int tg_serve(const char *config_path)
     }
     if (!keys_configure(server, config, static_keys) || !server->keys)
         goto fail;
+    server->fleet = tg_fleet_new(revocations_receive, server);
+    server->validator = server->fleet ? tg_validator_new(validation_done, server, server->fleet)
+                                      : NULL;
+    if (!server->validator || !sharing_configure(server, config))
+        goto fail;
     if (FCGX_Init() != 0) {
         tg_log(TG_LOG_ERROR, "libfcgi failed to initialise");
         goto fail;
@@ -716,6 +824,10 @@ int tg_serve(const char *config_path)
         tg_log(TG_LOG_WARN, "no verification key yet (none in files, none saved in %s): "
                             "requests with a token get 503 until a provider answers",
                config->state_dir);
+    if (tg_fleet_start(server->fleet) != 0) {
+        tg_log(TG_LOG_ERROR, "cannot start the fleet's thread");
+        goto fail;
+    }
     if (!workers_start(server) || tg_front_start(server->front) != 0 ||
         (server->status_front && tg_front_start(server->status_front) != 0))
         goto fail;
@@ -746,6 +858,9 @@ fail:
                config_path);
     server_stop(server);
     tg_refresher_free(server->refresher);
+    tg_validator_free(server->validator);
+    tg_fleet_free(server->fleet);
+    tg_revocations_free(server->revocations);
     if (server->own_socket && server->listen_fd >= 0)
         close(server->listen_fd);
     if (server->socket_path[0])

@@ -51,6 +51,14 @@ enum tg_org_lookup { TG_ORG_MEMBER, TG_ORG_NOT_MEMBER, TG_ORG_INVALID };
 int tg_identity_read(const struct tg_json *claims, struct tg_identity *identity,
                      const char **why);
 
+/* The same for the user described by OBJECT (the claims are object 0),
+ * with its memberships in the object member ORG_MAP (keyed by org id) or
+ * its only, active org in the member ACTIVE_ORG; either may be NULL (none).
+ * PropelAuth describes an API key's user so. */
+int tg_identity_read_object(const struct tg_json *claims, int object, const char *org_map,
+                            const char *active_org, struct tg_identity *identity,
+                            const char **why);
+
 /* Finds the membership in ORG_ID, or with ORG_ID NULL the active org of an
  * active-org token (org_member_info). TG_ORG_INVALID means the membership
  * object is malformed or holds a control character. */

@@ -17,6 +17,10 @@ int tg_cli_check(int argc, char **argv, const char *config_path);
  * [api_key NAME] section (its hash, never the key) for the keys file. */
 int tg_cli_key_new(int argc, char **argv);
 
+/* tokengate revoke: store a revocation in the fleet's Redis and publish
+ * it. 0 done, 1 Redis failed, 2 usage, configuration, or no [fleet]. */
+int tg_cli_revoke(int argc, char **argv, const char *config_path);
+
 /* tokengate mint: sign a token for local testing. */
 int tg_cli_mint(int argc, char **argv);
 

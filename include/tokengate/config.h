@@ -120,11 +120,16 @@ struct tg_config {
 
     /* [api_keys] */
     bool api_keys_propelauth;
+    int api_keys_propelauth_line;
     char *api_keys_file;            /* local keys, or NULL */
     int api_keys_file_line;
     long api_key_cache_ttl;
     long api_key_negative_ttl;
     long api_key_max_pending;
+    /* [fleet] */
+    char *fleet_redis;              /* unix:/PATH or redis://HOST:PORT[/DB], or NULL */
+    int fleet_redis_line;
+    char *fleet_redis_prefix;       /* "tokengate:" by default */
     /* The [api_key NAME] sections of api_keys_file (tg_config_api_keys_load). */
     struct tg_api_key *local_keys;
     size_t local_key_count;

@@ -37,6 +37,10 @@ enum tg_refusal {
     TG_REFUSAL_DENY_RULE,     /* 403: a deny rule or default = deny */
     TG_REFUSAL_BAD_REQUEST,   /* 400 */
     TG_REFUSAL_NO_KEYS,       /* 503 */
+    /* Extensions for API keys and the fleet (contract sections 10, 11): */
+    TG_REFUSAL_REVOKED,       /* 401: a revocation covers the credential */
+    TG_REFUSAL_RATE_LIMITED,  /* 429: PropelAuth rate-limits the key's validation */
+    TG_REFUSAL_UNAVAILABLE,   /* 503: the key could not be validated */
     TG_REFUSAL_COUNT
 };
 
@@ -49,7 +53,7 @@ struct tg_variable {
 };
 
 struct tg_decision {
-    int status;                 /* 200, 400, 401, 403 or 503 */
+    int status;                 /* 200, 400, 401, 403, 429 or 503 */
     enum tg_refusal refusal;    /* TG_REFUSAL_NONE on 200 */
     const char *rule;           /* governing rule's name, "(default)", or NULL */
     const struct tg_rule *matched_rule; /* NULL for the default policy */
@@ -57,9 +61,12 @@ struct tg_decision {
     const char *description;    /* error_description of a refusal */
     const char *reason;         /* a phrase for the log: why refused, how allowed */
     bool credential_present;    /* 401: adds error="invalid_token" */
-    int retry_after;            /* 503: seconds (refresh_min_interval) */
+    int retry_after;            /* 429 and 503: seconds */
     bool key_unknown;           /* no loaded key has the token's kid, or none is
                                  * loaded: fresh keys might change the answer */
+    bool validation_needed;     /* the request's API key must be validated by
+                                 * PropelAuth: decide again with the request's
+                                 * key_validation set (until then, 503) */
     const char *user_id;        /* NULL when anonymous */
     /* For the log, whatever the status: */
     const char *subject;        /* the verified token's user, or NULL */

@@ -69,6 +69,16 @@ int tg_connection_fd(const struct tg_connection *connection);
  * written whole). */
 void tg_front_give_back(struct tg_front *front, struct tg_connection *connection, bool close);
 
+/* Puts CONNECTION, which a worker took and did not answer (its request
+ * waits for something, such as an API key's validation), back in the
+ * workers' queue with ATTACHMENT for the worker that takes it next
+ * (tg_connection_attachment_take()). RELEASE frees an attachment nobody
+ * took. Once the front is stopping, the connection is closed instead. Any
+ * thread may call it. */
+void tg_front_requeue(struct tg_front *front, struct tg_connection *connection,
+                      void *attachment, void (*release)(void *attachment));
+void *tg_connection_attachment_take(struct tg_connection *connection);
+
 /* Stops accepting and reading, closes what the front holds, and lets
  * tg_front_take() return NULL once the queued requests are taken. Returns
  * after the front thread has ended. Connections given back afterwards are

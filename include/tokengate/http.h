@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http.h - fetch one document over HTTPS with libcurl.
  *
- * The only network client in tokengate: it fetches key material from
- * providers. Every fetch has a connect and a total timeout, verifies the
+ * The only HTTP client in tokengate: it fetches key material from
+ * providers and asks PropelAuth about API keys. Every fetch has a connect and a total timeout, verifies the
  * peer's certificate and host name (there is no switch to turn that off;
  * ca_file adds a private CA), follows no redirect, and keeps at most
  * TG_HTTP_BODY_MAX bytes. Plain http:// is allowed only to a loopback
@@ -43,12 +43,14 @@ struct tg_http_response {
 };
 
 /* Fetches URL with up to TG_HTTP_HEADERS_MAX extra request HEADERS ("Name:
- * value", NULL-terminated list, may be NULL). Returns 0 once any HTTP
- * response arrived (whatever its status), or -1 with a sentence in ERROR for a
- * transport failure. ERROR never holds a header value: headers carry the API
- * key. */
-int tg_http_get(const struct tg_http_options *options, const char *url, const char *const *headers,
-                struct tg_http_response *response, struct tg_error *error);
+ * value", NULL-terminated list, may be NULL): a GET, or with JSON_BODY a
+ * POST of it as application/json. Returns 0 once any HTTP response arrived
+ * (whatever its status), or -1 with a sentence in ERROR for a transport
+ * failure. ERROR never holds a header value or the body: they carry API
+ * keys. */
+int tg_http_fetch(const struct tg_http_options *options, const char *url,
+                  const char *const *headers, const char *json_body,
+                  struct tg_http_response *response, struct tg_error *error);
 void tg_http_response_clear(struct tg_http_response *response);
 
 /* Call once, before any thread starts (libcurl's global state). */

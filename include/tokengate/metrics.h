@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tokengate/apikey.h"
 #include "tokengate/decision.h"
 
 /* Distinct rule names counted over the process's life; decisions under
@@ -54,6 +55,12 @@ struct tg_metrics_gauges {
     unsigned long log_lines_dropped;
     const struct tg_metrics_source *sources;
     size_t source_count;
+    /* API keys PropelAuth validated (by verdict), and the fleet. */
+    unsigned long api_key_validations[TG_KEY_UNAVAILABLE + 1];
+    unsigned long api_key_cache_hits, api_key_cache_misses, api_key_fleet_hits;
+    size_t api_key_cache_entries;
+    long api_key_validations_pending;
+    bool redis_configured, redis_up;
 };
 
 /* Writes the exposition (counters and GAUGES) into OUT of SIZE bytes.

@@ -22,6 +22,9 @@
 
 #include "tokengate/path.h"
 
+struct tg_key_validation;
+struct tg_revocations;
+
 /* What the Authorization header carries (contract sections 4 and 10). */
 enum tg_credential {
     TG_CREDENTIAL_NONE,         /* no Authorization header */
@@ -43,6 +46,9 @@ struct tg_request {
     const char *client;         /* REMOTE_ADDR, or NULL: for the log */
     const char *request_id;     /* X-Request-Id when passed once, or NULL: for the log */
     time_t now;
+    /* Not read from the request: set by the caller once known. */
+    const struct tg_key_validation *key_validation; /* PropelAuth on the API key, or NULL */
+    const struct tg_revocations *revocations;        /* the fleet's, or NULL */
     const char *refusal;        /* why the request cannot be read (400), or NULL */
     char path[TG_PATH_MAX + 1]; /* the normalised path, "" when refused */
     char uri_buffer[TG_PATH_MAX + 2];

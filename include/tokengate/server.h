@@ -26,6 +26,8 @@
 #include "tokengate/keys.h"
 #include "tokengate/listen.h"
 #include "tokengate/refresh.h"
+#include "tokengate/revocations.h"
+#include "tokengate/validator.h"
 
 struct tg_worker;
 
@@ -44,6 +46,13 @@ struct tg_server {
 
     struct tg_refresher *refresher;
     struct tg_front *front;
+
+    /* API keys PropelAuth validates, and the fleet's Redis (which also
+     * publishes revocations: the set in force is swapped whole under
+     * state_lock, like the keys). */
+    struct tg_validator *validator;
+    struct tg_fleet *fleet;
+    struct tg_revocations *revocations;
 
     /* Workers waiting for an unknown-kid fetch, and how many may: the rest
      * keep answering requests whose key is known. */

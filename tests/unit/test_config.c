@@ -235,8 +235,10 @@ static void test_rule_problems(void **state)
     expect_problem("", "[rule a]\npath = /x\nmethods = GET P0ST\n", 7, "methods");
     expect_problem("", "[rule a]\npath = /x\napi_keys = perhaps\n", 7, "api_keys");
     expect_problem("", "[rule a]\npath = /x\napi_keys = yes\n", 5,
-                   "[rule a]: api_keys = yes needs [api_keys] file");
-    expect_problem("", "[api_keys]\npropelauth = yes\n", 6, "not supported by this version");
+                   "[rule a]: api_keys = yes needs [api_keys] with propelauth = yes or a file");
+    expect_problem("", "[api_keys]\npropelauth = yes\n", 6,
+                   "propelauth = yes needs auth_url and api_key_file");
+    expect_problem("", "[api_keys]\npropelauth = maybe\n", 6, "expected yes or no");
     expect_problem("", "[api_keys]\nfile = relative\n", 6, "file: expected an absolute path");
     expect_problem("", "[api_key robot]\nhash = sha256:00\n", 5,
                    "[api_key robot] belongs in the file that [api_keys] file names");
@@ -379,9 +381,10 @@ static void test_sample_and_manual_name_every_key(void **state)
         free(manual);
         skip();
     }
-    const char *sections[] = {"tokengate", "token", "roles", "rule"};
+    const char *sections[] = {"tokengate", "token", "roles", "rule", "api_keys", "fleet",
+                              "api_key"};
     size_t checked = 0;
-    for (size_t s = 0; s < 4; s++) {
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         assert_non_null(tg_config_key_name(sections[s], 0));
         const char *name;
         for (size_t k = 0; (name = tg_config_key_name(sections[s], k)); k++, checked++) {
