@@ -123,15 +123,18 @@ class World:
                                 check=True, capture_output=True, text=True)
         return result.stdout.strip()
 
-    def config(self, name, listen=None, extra="", rules=RULES):
+    def config(self, name, listen=None, extra="", rules=RULES, token_extra="",
+               api_keys_extra="", sections=""):
         path = os.path.join(self.directory, name)
         with open(path, "w", encoding="utf-8") as out:
             out.write("[tokengate]\n")
             if listen:
                 out.write("listen = %s\nsocket_mode = 0666\n" % listen)
             out.write("realm = integration\n%s\n" % extra)
-            out.write("[token]\nverifier_key = %s\nauth_url = %s\n" % (self.public_key, ISSUER))
-            out.write("[api_keys]\nfile = %s\n" % self.api_keys_file)
+            out.write("[token]\nverifier_key = %s\nauth_url = %s\n%s\n"
+                      % (self.public_key, ISSUER, token_extra))
+            out.write("[api_keys]\nfile = %s\n%s\n" % (self.api_keys_file, api_keys_extra))
+            out.write(sections)
             out.write(rules)
         os.chmod(path, 0o644)
         return path

@@ -9,6 +9,10 @@ real providers serve:
                                         the right API key and X-Propelauth-url
   /.well-known/openid-configuration     OIDC discovery
   /jwks                                 the JWK set
+  /api/backend/v1/end_user_api_keys/validate
+                                        PropelAuth's API-key validation (POST),
+                                        answering from api_keys, only with the
+                                        right API key and X-Propelauth-url
 
 The tests steer it: rotate keys, answer a status (401/404/429/500), hang,
 return garbage, delay. It counts what it served, per path.
@@ -31,6 +35,7 @@ from cryptography.x509.oid import NameOID
 METADATA_PATH = "/api/v1/token_verification_metadata"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks"
+VALIDATE_PATH = "/api/backend/v1/end_user_api_keys/validate"
 
 
 def _certificate(subject_key, subject, issuer_key, issuer, ca, sans=()):
@@ -113,6 +118,9 @@ class Provider:
         self.retry_after = None   # sent with 429/503
         self.max_age = None       # Cache-Control max-age on key answers
         self.extra_jwks = []      # raw JWKs served beside the signing keys
+        self.api_keys = {}        # end-user API key -> the validation's 200 body
+        self.wait_seconds = 3     # in a 429's body from the validate endpoint
+        self.validate_delay = 0.0
         self.counts = {}
         self.seen_headers = []
         self.release = threading.Event()
@@ -153,6 +161,9 @@ class Provider:
     def current(self):
         with self.lock:
             return self.keys[0]
+
+    def validations(self):
+        return self.count(VALIDATE_PATH)
 
     def stop(self):
         self.release.set()
@@ -218,5 +229,45 @@ class Provider:
                         return self._send(404, '{"error": "unknown auth url"}')
                 extra = [("Cache-Control", "public, max-age=%d" % max_age)] if max_age else []
                 self._send(200, json.dumps(provider._document(path)), extra)
+
+            def do_POST(self):
+                path = self.path.split("?")[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with provider.lock:
+                    provider.counts[path] = provider.counts.get(path, 0) + 1
+                    provider.seen_headers.append((path, dict(self.headers.items())))
+                    answer = provider.answer.get(path, "ok")
+                    delay, retry_after = provider.validate_delay, provider.retry_after
+                    wait_seconds = provider.wait_seconds
+                    keys = dict(provider.api_keys)
+                if path != VALIDATE_PATH:
+                    return self._send(404, '{"error": "not found"}')
+                if answer == "hang":
+                    provider.release.wait(60)
+                    return self._send(500, '{"error": "released"}')
+                if delay:
+                    time.sleep(delay)
+                if answer == 429:
+                    extra = [("Retry-After", str(retry_after))] if retry_after else []
+                    return self._send(429, json.dumps({"wait_seconds": wait_seconds,
+                                                       "error": "rate limited"}), extra)
+                if isinstance(answer, int):
+                    return self._send(answer, '{"error": "as told"}')
+                if answer == "garbage":
+                    return self._send(200, "<html>this is not JSON</html>")
+                if self.headers.get("Authorization") != "Bearer " + provider.api_key:
+                    return self._send(401, '{"error": "unauthorized"}')
+                if self.headers.get("X-Propelauth-url") != provider.auth_authority:
+                    return self._send(404, '{"error": "unknown auth url"}')
+                if self.headers.get("Content-Type") != "application/json":
+                    return self._send(400, '{"error": "not json"}')
+                try:
+                    key = json.loads(body)["api_key_token"]
+                except (ValueError, KeyError, TypeError):
+                    return self._send(400, '{"api_key_token": ["missing"]}')
+                if key not in keys:
+                    return self._send(404, '{"error": "api key not found"}')
+                self._send(200, json.dumps(keys[key]))
 
         return Handler

@@ -48,25 +48,25 @@ class Server:
             process.stop()
 
 
-def tokengate(server, world, listen, ready):
-    config = world.config(server.name + ".conf", listen=listen)
+def tokengate(server, world, listen, ready, **options):
+    config = world.config(server.name + ".conf", listen=listen, **options)
     process = server.start([harness.TOKENGATE, "-c", config], "tokengate.log")
     harness.wait_for(ready, "tokengate on " + listen)
     return process
 
 
-def lighttpd(world, directory, spawn=False):
+def lighttpd(world, directory, spawn=False, **options):
     server = Server("lighttpd-spawn" if spawn else "lighttpd", directory)
     socket_path = os.path.join(directory, "tokengate.sock")
     replacements = {"/srv/www": world.docroot}
     if spawn:
-        config = world.config("lighttpd-spawn.conf")
+        config = world.config("lighttpd-spawn.conf", **options)
         replacements.update({"/usr/sbin/tokengate": harness.TOKENGATE,
                              "/etc/tokengate/tokengate.conf": config,
                              "/run/lighttpd/tokengate.sock": socket_path})
         snippet = harness.contrib("lighttpd/tokengate-spawn.conf", replacements)
     else:
-        tokengate(server, world, socket_path, lambda: os.path.exists(socket_path))
+        tokengate(server, world, socket_path, lambda: os.path.exists(socket_path), **options)
         replacements["/run/tokengate/tokengate.sock"] = socket_path
         snippet = harness.contrib("lighttpd/tokengate.conf", replacements)
     conf = os.path.join(directory, "lighttpd.conf")
@@ -94,7 +94,7 @@ def apache_skeleton(directory, port, docroot, modules, body):
     return conf
 
 
-def apache(world, directory, fcgid=False, open_paths=False):
+def apache(world, directory, fcgid=False, open_paths=False, **options):
     server = Server("apache-fcgid" if fcgid else
                     "apache-authnz-open" if open_paths else "apache-authnz", directory)
     modules = ["mpm_prefork", "authn_core", "authz_core", "mime", "cgi"]
@@ -102,7 +102,7 @@ def apache(world, directory, fcgid=False, open_paths=False):
     if fcgid:
         server.forbidden_status = 401
         modules.append("fcgid")
-        config = world.config("apache-fcgid.conf")
+        config = world.config("apache-fcgid.conf", **options)
         ipc = os.path.join(directory, "fcgid")
         os.makedirs(ipc, mode=0o777)
         os.chmod(ipc, 0o777)
@@ -114,7 +114,7 @@ def apache(world, directory, fcgid=False, open_paths=False):
         modules.append("authnz_fcgi")
         tokengate_port = harness.free_port()
         tokengate(server, world, "127.0.0.1:%d" % tokengate_port,
-                  lambda: harness.port_open(tokengate_port))
+                  lambda: harness.port_open(tokengate_port), **options)
         replacements["127.0.0.1:9000"] = "127.0.0.1:%d" % tokengate_port
         body = harness.contrib("apache2/tokengate-authnz-fcgi-open.conf" if open_paths
                                else "apache2/tokengate-authnz-fcgi.conf", replacements)
@@ -126,12 +126,12 @@ def apache(world, directory, fcgid=False, open_paths=False):
     return server
 
 
-def nginx(world, directory):
+def nginx(world, directory, **options):
     server = Server("nginx", directory)
     server.forbidden_challenge = False
     tokengate_port = harness.free_port()
     tokengate(server, world, "127.0.0.1:%d" % tokengate_port,
-              lambda: harness.port_open(tokengate_port))
+              lambda: harness.port_open(tokengate_port), **options)
     fcgiwrap_socket = os.path.join(directory, "fcgiwrap.sock")
     server.start([require("fcgiwrap"), "-s", "unix:" + fcgiwrap_socket], "fcgiwrap.log")
     harness.wait_for(lambda: os.path.exists(fcgiwrap_socket), "fcgiwrap")
@@ -158,10 +158,11 @@ def nginx(world, directory):
     return server
 
 
-def start(name, world, directory):
-    """Starts server NAME; on failure, the logs go into the error."""
+def start(name, world, directory, **options):
+    """Starts server NAME, its tokengate configured with OPTIONS (see
+    World.config); on failure, the logs go into the error."""
     try:
-        return STARTERS[name](world, directory)
+        return STARTERS[name](world, directory, **options)
     except Exception as error:
         text = ""
         for log in sorted(os.listdir(directory)):
@@ -172,10 +173,10 @@ def start(name, world, directory):
 
 
 STARTERS = {
-    "lighttpd": lambda world, d: lighttpd(world, d),
-    "lighttpd-spawn": lambda world, d: lighttpd(world, d, spawn=True),
-    "apache-authnz-fcgi": lambda world, d: apache(world, d),
-    "apache-authnz-fcgi-open": lambda world, d: apache(world, d, open_paths=True),
-    "apache-fcgid": lambda world, d: apache(world, d, fcgid=True),
+    "lighttpd": lambda world, d, **o: lighttpd(world, d, **o),
+    "lighttpd-spawn": lambda world, d, **o: lighttpd(world, d, spawn=True, **o),
+    "apache-authnz-fcgi": lambda world, d, **o: apache(world, d, **o),
+    "apache-authnz-fcgi-open": lambda world, d, **o: apache(world, d, open_paths=True, **o),
+    "apache-fcgid": lambda world, d, **o: apache(world, d, fcgid=True, **o),
     "nginx": nginx,
 }
