@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "../tests/unit/support.h"
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "tokengate/apikey.h"
 #include "tokengate/base64url.h"
 #include "tokengate/sources.h"
 #include "tokengate/decision.h"
@@ -252,6 +256,121 @@ static double cached_cost(struct setup *setup, char **tokens, long count)
     return best;
 }
 
+/* ---- a cached API key beside a cached token ------------------------------
+ *
+ *   bench_decide apikey [ROUNDS PER_ROUND]   microseconds per decision of a
+ *                                 request with a PropelAuth key whose
+ *                                 validation is cached, and of one with a
+ *                                 cached token, interleaved; and the ratio
+ *   bench_decide count apikey N   N cached-key decisions, no timing
+ *
+ * The key's path is the server's (request_handle): the request view
+ * hashes the key; the cached validation is taken under the validator's
+ * lock; the decision is made with it and formatted.
+ * The validation describes the same user and org as the token.
+ */
+
+struct apikey_setup {
+    struct setup tokens;            /* for the token beside it */
+    char *token;
+    struct tg_config *config;
+    struct tg_keyset keys;
+    struct tg_key_cache *cache;
+    pthread_mutex_t lock;
+};
+
+#define BENCH_KEY "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+static struct apikey_setup apikey_setup_make(void)
+{
+    struct apikey_setup setup = {.tokens = setup_make(1000)};
+    setup.token = token_for_user(setup.tokens.key, 1);
+    char *pem = support_public_pem(setup.tokens.key);
+    char *pem_path = support_file_write(pem);
+    char *integration = support_file_write("bench-integration-key\n");
+    chmod(integration, 0600);
+    char *text = NULL;
+    if (asprintf(&text,
+                 "[token]\nverifier_key = %s\nauth_url = https://auth.example.com\n"
+                 "api_key_file = %s\n[api_keys]\npropelauth = yes\n"
+                 "[rule billing]\npath = /api/org/{org_id}/billing/**\norg = path:org_id\n"
+                 "min_role = Admin\npermission = can_view_billing\napi_keys = yes\n",
+                 pem_path, integration) < 0)
+        exit(1);
+    setup.config = support_loader_load(text);
+    struct tg_problems problems = {0};
+    if (!setup.config || tg_sources_keys_load(setup.config, &setup.keys, &problems, NULL) != 0)
+        exit(1);
+    static const char answer[] =
+        "{\"user\":{\"user_id\":\"user-00000001-0000-4000-8000-000000000001\","
+        "\"email\":\"user1@example.com\",\"username\":\"user1\",\"first_name\":\"A\","
+        "\"last_name\":\"B\",\"org_id_to_org_info\":{\"o-1\":{\"org_id\":\"o-1\","
+        "\"org_name\":\"Acme\",\"url_safe_org_name\":\"acme\",\"user_role\":\"Admin\","
+        "\"inherited_user_roles_plus_current_role\":[\"Admin\",\"Member\"],"
+        "\"org_role_structure\":\"single_role_in_hierarchy\",\"additional_roles\":[],"
+        "\"user_permissions\":[\"can_view_billing\",\"propelauth::can_invite\"]}}},"
+        "\"org\":null,\"user_in_org\":null,\"metadata\":{},"
+        "\"user_id\":\"user-00000001-0000-4000-8000-000000000001\",\"org_id\":null}";
+    struct tg_key_validation *validation =
+        tg_key_validation_new(TG_KEY_VALID, 0, answer, strlen(answer));
+    unsigned char hash[TG_KEY_HASH_SIZE];
+    tg_key_hash(BENCH_KEY, strlen(BENCH_KEY), hash);
+    setup.cache = tg_key_cache_new();
+    tg_key_cache_put(setup.cache, hash, validation, time(NULL) + 3600, time(NULL));
+    tg_key_validation_release(validation);
+    pthread_mutex_init(&setup.lock, NULL);
+    unlink(pem_path);
+    unlink(integration);
+    free(pem_path);
+    free(integration);
+    free(pem);
+    free(text);
+    return setup;
+}
+
+static double apikey_decide_once(struct apikey_setup *setup)
+{
+    const char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/api/org/o-1/billing/x",
+                            "HTTP_HOST=localhost", "HTTP_AUTHORIZATION=Token " BENCH_KEY, NULL};
+    double start = now_seconds();
+    struct tg_request request;
+    tg_request_init(&request, params, time(NULL));
+    pthread_mutex_lock(&setup->lock);
+    struct tg_key_validation *validation =
+        tg_key_cache_get(setup->cache, request.key_hash, time(NULL));
+    pthread_mutex_unlock(&setup->lock);
+    request.key_validation = validation;
+    tg_decide_cached(setup->config, &setup->keys, NULL, &request, &bench_decision);
+    if (bench_decision.status != 200 ||
+        tg_response_format(&bench_decision, setup->config->realm, bench_response,
+                           sizeof bench_response) == 0)
+        exit(1);
+    tg_key_validation_release(validation);
+    return now_seconds() - start;
+}
+
+static int apikey_mode(int argc, char **argv)
+{
+    int rounds = argc > 2 ? atoi(argv[2]) : 7;
+    long per_round = argc > 3 ? atol(argv[3]) : 20000;
+    struct apikey_setup setup = apikey_setup_make();
+    decide_once(&setup.tokens, setup.token);   /* the token is cached from here on */
+    apikey_decide_once(&setup);
+    double best_token = 1e9, best_key = 1e9;
+    for (int round = 0; round < rounds; round++) {
+        double token = 0, key = 0;
+        for (long i = 0; i < per_round; i++) {
+            token += decide_once(&setup.tokens, setup.token);
+            key += apikey_decide_once(&setup);
+        }
+        best_token = token / per_round < best_token ? token / per_round : best_token;
+        best_key = key / per_round < best_key ? key / per_round : best_key;
+    }
+    printf("cached_token_us=%.2f cached_key_us=%.2f ratio=%.2f (best of %d rounds of %ld)\n",
+           best_token * 1e6, best_key * 1e6, best_key / best_token, rounds, per_round);
+    return 0;
+}
+
 static int cache_modes(int argc, char **argv)
 {
     if (!strcmp(argv[1], "cached")) {
@@ -314,6 +433,14 @@ static int cache_modes(int argc, char **argv)
                seconds / count * 1e6);
         return 0;
     }
+    if (!strcmp(argv[1], "count") && argc > 3 && !strcmp(argv[2], "apikey")) {
+        struct apikey_setup setup = apikey_setup_make();
+        long count = atol(argv[3]);
+        apikey_decide_once(&setup);
+        for (long i = 0; i < count; i++)
+            apikey_decide_once(&setup);
+        return 0;
+    }
     if (!strcmp(argv[1], "count") && argc > 3) {
         bool cached = !strcmp(argv[2], "cached");
         long count = atol(argv[3]);
@@ -324,7 +451,9 @@ static int cache_modes(int argc, char **argv)
             decide_once(&setup, token);
         return 0;
     }
+    if (!strcmp(argv[1], "apikey"))
+        return apikey_mode(argc, argv);
     fprintf(stderr, "usage: bench_decide [ROUNDS PER_ROUND] | cached [N] | misses [N] | "
-                    "count cached|uncached N\n");
+                    "count cached|uncached|apikey N | apikey [ROUNDS PER_ROUND]\n");
     return 2;
 }

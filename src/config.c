@@ -769,8 +769,8 @@ static const struct key fleet_keys[] = {
 static void hash_set(struct parser *parser, const struct key *key, const char *value)
 {
     struct tg_api_key *api_key = parser->api_key;
-    bool ok = strncmp(value, "sha256:", 7) == 0 && strlen(value + 7) == 2 * TG_API_KEY_HASH_SIZE;
-    for (size_t i = 0; ok && i < TG_API_KEY_HASH_SIZE; i++) {
+    bool ok = strncmp(value, "sha256:", 7) == 0 && strlen(value + 7) == 2 * TG_KEY_HASH_SIZE;
+    for (size_t i = 0; ok && i < TG_KEY_HASH_SIZE; i++) {
         int high = tg_hex_digit(value[7 + 2 * i]), low = tg_hex_digit(value[8 + 2 * i]);
         ok = high >= 0 && low >= 0;
         api_key->hash[i] = (unsigned char)(high << 4 | low);

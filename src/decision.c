@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "tokengate/apikey.h"
 #include "tokengate/claims.h"
@@ -375,16 +374,13 @@ static struct tg_membership key_membership(const struct tg_api_key *key)
 /* The local key whose hash the credential has, or NULL. Every key is
  * compared, in constant time: how long the search takes says nothing of
  * which hash was close. */
-static const struct tg_api_key *local_key_find(const struct tg_config *config, const char *text,
-                                               size_t len)
+static const struct tg_api_key *local_key_find(const struct tg_config *config,
+                                               const unsigned char *hash)
 {
-    unsigned char hash[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)text, len, hash);
     const struct tg_api_key *found = NULL;
     for (size_t i = 0; i < config->local_key_count; i++)
-        if (CRYPTO_memcmp(hash, config->local_keys[i].hash, sizeof hash) == 0)
+        if (CRYPTO_memcmp(hash, config->local_keys[i].hash, TG_KEY_HASH_SIZE) == 0)
             found = &config->local_keys[i];
-    OPENSSL_cleanse(hash, sizeof hash);
     return found;
 }
 
@@ -577,8 +573,7 @@ static void api_key_decide(const struct deciding *deciding, const char *org_id, 
         api_key_refuse(deciding, TG_REFUSAL_INVALID_TOKEN, "the API key is not valid", optional);
         return;
     }
-    const struct tg_api_key *key =
-        local_key_find(config, request->credential_text, request->credential_len);
+    const struct tg_api_key *key = local_key_find(config, request->key_hash);
     if (key) {
         if (key->expires && request->now >= key->expires)
             api_key_refuse(deciding, TG_REFUSAL_EXPIRED, "the API key has expired", optional);
@@ -646,10 +641,8 @@ static void revocations_apply(const struct tg_request *request, struct tg_decisi
     if (!revoked && decision->org_id[0])
         revoked = tg_revocations_cover(set, TG_REVOKE_ORG, decision->org_id, 0, now);
     if (!revoked && key) {
-        unsigned char hash[TG_KEY_HASH_SIZE];
         char hex[TG_KEY_HASH_HEX];
-        tg_key_hash(request->credential_text, request->credential_len, hash);
-        tg_key_hash_hex(hash, hex);
+        tg_key_hash_hex(request->key_hash, hex);
         revoked = tg_revocations_cover(set, TG_REVOKE_API_KEY, hex, 0, now);
     }
     if (revoked)

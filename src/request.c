@@ -94,6 +94,8 @@ static void credential_read(struct tg_request *request)
     request->credential = bearer && dots == 2 ? TG_CREDENTIAL_TOKEN : TG_CREDENTIAL_API_KEY;
     request->credential_text = text;
     request->credential_len = len;
+    if (request->credential == TG_CREDENTIAL_API_KEY)
+        tg_key_hash(text, len, request->key_hash);
 }
 
 void tg_request_init(struct tg_request *request, const char *const *params, time_t now)

@@ -214,21 +214,13 @@ static void validation_done(void *context, void *waiter, struct tg_key_validatio
     tg_front_requeue(server->front, waiter, validation, validation_release);
 }
 
-/* The request needs its API key validated: from the cache, the worker
- * decides again at once; otherwise the connection is parked with the
- * validator (true), and this worker goes on with other requests. The
- * state lock is held for reading. */
-static bool validation_obtain(struct tg_worker *worker, struct tg_connection *connection)
+/* The request needs its API key validated, and none is cached: the
+ * connection is parked with the validator (true), and this worker goes on
+ * with other requests. */
+static bool validation_start(struct tg_worker *worker, struct tg_connection *connection)
 {
     struct tg_server *server = worker->server;
     const struct tg_request *request = &worker->request;
-    unsigned char hash[TG_KEY_HASH_SIZE];
-    tg_key_hash(request->credential_text, request->credential_len, hash);
-    worker->validation = tg_validator_cached(server->validator, hash);
-    if (worker->validation) {
-        decide_current(worker);
-        return false;
-    }
     if (tg_validator_submit(server->validator, request->credential_text,
                             request->credential_len, connection) == 0)
         return true;
@@ -251,6 +243,10 @@ static bool request_handle(struct tg_worker *worker, struct tg_connection *conne
     tg_request_init(&worker->request, (const char *const *)worker->fcgi.envp, time(NULL));
     unsigned long publications = tg_refresher_publications(server->refresher);
     pthread_rwlock_rdlock(&server->state_lock);
+    /* A key PropelAuth validated lately is decided at once, in one pass. */
+    if (!worker->validation && worker->request.credential == TG_CREDENTIAL_API_KEY &&
+        server->config->api_keys_propelauth)
+        worker->validation = tg_validator_cached(server->validator, worker->request.key_hash);
     decide_current(worker);
     if (decision->key_unknown) {
         /* Fresh keys might change the answer. The fetch publishes under the
@@ -267,8 +263,7 @@ static bool request_handle(struct tg_worker *worker, struct tg_connection *conne
         if (server->generation != seen)
             decide_current(worker);
     }
-    if (decision->validation_needed && !worker->validation &&
-        validation_obtain(worker, connection)) {
+    if (decision->validation_needed && validation_start(worker, connection)) {
         pthread_rwlock_unlock(&server->state_lock);
         return false;
     }

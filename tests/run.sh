@@ -112,8 +112,9 @@ sanitizer_check() {
 }
 
 # The server under AddressSanitizer + UndefinedBehaviorSanitizer: the direct
-# FastCGI tests, the key fetching and the hostile clients (threads, the
-# front, libcurl, reloads, shutdown with leak checking at exit).
+# FastCGI tests, the key fetching, the hostile clients, API-key validation
+# and the fleet (threads, the front, libcurl, hiredis, reloads, shutdown
+# with leak checking at exit).
 echo "=== AddressSanitizer: FastCGI server and key fetching"
 if [ -x "$builds/sanitize/tokengate" ]; then
     sanitizer_check "FastCGI and key-fetch tests under ASan+UBSan" /tmp/tokengate-asan \
@@ -122,7 +123,8 @@ if [ -x "$builds/sanitize/tokengate" ]; then
         UBSAN_OPTIONS="print_stacktrace=1:log_path=/tmp/tokengate-asan" \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         "$top/tests/integration/test_fastcgi.py" "$top/tests/integration/test_keys.py" \
-        "$top/tests/integration/test_staying_up.py"
+        "$top/tests/integration/test_staying_up.py" "$top/tests/integration/test_apikeys.py" \
+        "$top/tests/integration/test_fleet.py"
 else
     echo "not ok - no sanitizer build of tokengate"
     failed=$((failed + 1))
@@ -145,7 +147,8 @@ then
     sanitizer_check "FastCGI and key-fetch tests under ThreadSanitizer" /tmp/tokengate-tsan \
         "$tsan/pytest.out" env TOKENGATE="$tsan/tokengate" \
         /usr/bin/python3 -m pytest -q -p no:cacheprovider "$top/tests/integration/test_fastcgi.py" \
-        "$top/tests/integration/test_keys.py" "$top/tests/integration/test_staying_up.py"
+        "$top/tests/integration/test_keys.py" "$top/tests/integration/test_staying_up.py" \
+        "$top/tests/integration/test_apikeys.py" "$top/tests/integration/test_fleet.py"
 else
     echo "not ok - ThreadSanitizer build failed"
     tail -n 20 "$tsan/make.out" 2>/dev/null
@@ -197,7 +200,11 @@ echo "=== benchmarks run (no timing)"
 if (cd "$builds/plain" && make -s benchmarks >"$builds/benchmarks.out" 2>&1 &&
         ./bench/bench_decide count cached 20 >>"$builds/benchmarks.out" 2>&1 &&
         ./bench/bench_decide count uncached 5 >>"$builds/benchmarks.out" 2>&1 &&
-        ./bench/bench_decide 1 20 >>"$builds/benchmarks.out" 2>&1); then
+        ./bench/bench_decide 1 20 >>"$builds/benchmarks.out" 2>&1 &&
+        ./bench/bench_decide count apikey 20 >>"$builds/benchmarks.out" 2>&1 &&
+        ./bench/bench_decide apikey 1 20 >>"$builds/benchmarks.out" 2>&1 &&
+        TOKENGATE="$builds/plain/tokengate" /usr/bin/python3 "$top/bench/fleet.py" 2 2 \
+            >>"$builds/benchmarks.out" 2>&1); then
     echo "ok - the benchmarks build and decide"
     passed=$((passed + 1))
 else

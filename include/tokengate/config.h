@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tokengate/apikey.h"
 #include "tokengate/claims.h"
 #include "tokengate/rules.h"
 
@@ -41,13 +42,12 @@ struct tg_config_source {
 #define TG_MAX_REQUEST_BYTES_LIMIT (1024 * 1024)
 
 #define TG_API_KEYS_MAX 4096       /* [api_key NAME] sections in the keys file */
-#define TG_API_KEY_HASH_SIZE 32     /* SHA-256 */
 
 /* A local end-user API key (contract section 10): its hash, never the key. */
 struct tg_api_key {
     char *name;
     int line;
-    unsigned char hash[TG_API_KEY_HASH_SIZE]; /* of the key as the client sends it */
+    unsigned char hash[TG_KEY_HASH_SIZE]; /* of the key as the client sends it */
     bool has_hash;
     char *user_id;                  /* acts as this user, or NULL */
     char *org;                      /* acts in this org only, or NULL */

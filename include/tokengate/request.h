@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tokengate/apikey.h"
 #include "tokengate/path.h"
 
-struct tg_key_validation;
 struct tg_revocations;
 
 /* What the Authorization header carries (contract sections 4 and 10). */
@@ -43,6 +43,9 @@ struct tg_request {
     enum tg_credential credential;  /* the kind the Authorization header carries */
     const char *credential_text;    /* the token or key in it (CREDENTIAL_LEN bytes) */
     size_t credential_len;
+    /* An API key's SHA-256, by which local keys, cached validations and
+     * revocations are found (the key itself is never kept). */
+    unsigned char key_hash[TG_KEY_HASH_SIZE];
     const char *client;         /* REMOTE_ADDR, or NULL: for the log */
     const char *request_id;     /* X-Request-Id when passed once, or NULL: for the log */
     time_t now;
