@@ -8,6 +8,7 @@ import re
 import secrets
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -18,22 +19,36 @@ from test_apikeys import Keys, Node, assert_no_key_slice, status_of
 
 
 class Redis:
-    """A redis-server on a unix socket in DIRECTORY, without persistence:
-    what it held is gone when it is killed, as the tests want."""
+    """A redis-server on a unix socket in DIRECTORY, started with
+    contrib/redis/redis-tokengate.conf (its paths moved into DIRECTORY)
+    but without persistence: what it held is gone when it is killed, as
+    the tests want."""
 
     def __init__(self, directory):
         self.directory = directory
         self.socket = os.path.join(directory, "redis.sock")
+        # redis-server reads its configuration's path as a glob: a test's
+        # directory ("test_x[param]-...") would match nothing.
+        self.config = os.path.join(tempfile.mkdtemp(prefix="redis-",
+                                                    dir=os.path.dirname(directory)),
+                                   "redis-tokengate.conf")
+        with open(self.config, "w") as out:
+            out.write(harness.contrib("redis/redis-tokengate.conf", {
+                "/run/redis-tokengate/redis-server.sock": self.socket,
+                "/var/lib/redis": directory,
+            }))
         self.starts = 0
         self.start()
 
     def start(self):
         self.starts += 1
         log = os.path.join(self.directory, "redis-%d.log" % self.starts)
-        self.process = harness.Process(
-            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
-             "--save", "", "--appendonly", "no", "--dir", self.directory], log)
-        harness.wait_for(lambda: self.cli("PING") == "PONG", "redis-server")
+        self.process = harness.Process(["redis-server", self.config, "--save", ""], log)
+        try:
+            harness.wait_for(lambda: self.cli("PING") == "PONG", "redis-server")
+        except Exception:
+            self.process.stop(signal.SIGKILL)
+            raise
 
     def cli(self, *args):
         result = subprocess.run(["redis-cli", "-s", self.socket] + list(args),
