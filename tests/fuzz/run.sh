@@ -24,7 +24,7 @@ flags="$sanitize -fsanitize=fuzzer -D_GNU_SOURCE -I$top/include $(pkg-config --c
 libs="$out/tests/unit/libsupport.a $out/libtokengate-core.a $(pkg-config --libs jansson libcrypto inih)"
 passed=0
 failed=0
-for target in json path jwt provider records; do
+for target in json path jwt provider records apikey; do
     # shellcheck disable=SC2086
     if ! clang $flags -o "$out/fuzz_$target" "$top/tests/fuzz/fuzz_$target.c" $libs \
             >"$out/build-$target.log" 2>&1; then

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "tokengate/fleet.h"
 #include "tokengate/loader.h"
 
 static char *key_path;
@@ -101,11 +102,44 @@ static void test_url_problems_name_the_line(void **state)
                    ":5: backend_url: expected an https:// URL");
 }
 
+/* [fleet] redis, read by libcurl's URL parser like every other URL. */
+static void test_redis_addresses(void **state)
+{
+    (void)state;
+    struct tg_redis_address address;
+    const char *why;
+    assert_int_equal(tg_redis_address_parse("unix:/run/redis/r.sock", &address, &why), 0);
+    assert_string_equal(address.path, "/run/redis/r.sock");
+    assert_int_equal(tg_redis_address_parse("redis://10.0.0.5:6380/2", &address, &why), 0);
+    assert_string_equal(address.host, "10.0.0.5");
+    assert_int_equal(address.port, 6380);
+    assert_int_equal(address.database, 2);
+    assert_int_equal(tg_redis_address_parse("redis://cache.internal", &address, &why), 0);
+    assert_int_equal(address.port, 6379);
+    assert_int_equal(address.database, 0);
+    assert_int_equal(tg_redis_address_parse("redis://[::1]:7000", &address, &why), 0);
+    assert_string_equal(address.host, "::1");
+    const char *refused[] = {"unix:relative.sock", "redis://user:pw@host", "redis://host/db",
+                             "redis://host:0", "redis://host:99999", "redis://host/1?x=y",
+                             "rediss://host", "http://host", "redis://", "unix:"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (tg_redis_address_parse(refused[i], &address, &why) == 0)
+            fail_msg("'%s' was accepted", refused[i]);
+    /* Lines: 1 [token], 2 verifier_key, 3 issuer, 4 [fleet], 5 redis. */
+    expect_problem("issuer = https://i.example\n[fleet]\nredis = redis://u:p@host",
+                   ":5: redis: a user, password or query");
+    expect_problem("issuer = https://i.example\n[fleet]\nredis = tcp://host",
+                   ":5: redis: expected unix:/PATH or redis://");
+    expect_problem("issuer = https://i.example\n[fleet]\nredis_prefix = has space",
+                   ":5: redis_prefix: expected");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_url_forms),
         cmocka_unit_test(test_url_problems_name_the_line),
+        cmocka_unit_test(test_redis_addresses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
