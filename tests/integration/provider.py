@@ -200,28 +200,42 @@ class Provider:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _count(self, path):
+                """Counts the request; returns its steered answer. The
+                provider's lock is held by the caller."""
+                provider.counts[path] = provider.counts.get(path, 0) + 1
+                provider.seen_headers.append((path, dict(self.headers.items())))
+                return provider.answer.get(path, "ok")
+
+            def _steered(self, answer, delay):
+                """Hangs, waits, or answers garbage as told: True when it
+                answered."""
+                if answer == "hang":
+                    provider.release.wait(60)
+                    self._send(500, '{"error": "released"}')
+                    return True
+                if delay:
+                    time.sleep(delay)
+                if answer == "garbage":
+                    self._send(200, "<html>this is not JSON</html>")
+                    return True
+                return False
+
             def do_GET(self):
                 path = self.path.split("?")[0]
                 if path.endswith(DISCOVERY_PATH):   # whatever issuer was configured
                     path = DISCOVERY_PATH
                 with provider.lock:
-                    provider.counts[path] = provider.counts.get(path, 0) + 1
-                    provider.seen_headers.append((path, dict(self.headers.items())))
-                    answer = provider.answer.get(path, "ok")
+                    answer = self._count(path)
                     delay, retry_after, max_age = (provider.delay, provider.retry_after,
                                                    provider.max_age)
                 if path not in (METADATA_PATH, DISCOVERY_PATH, JWKS_PATH):
                     return self._send(404, '{"error": "not found"}')
-                if answer == "hang":
-                    provider.release.wait(60)
-                    return self._send(500, '{"error": "released"}')
-                if delay:
-                    time.sleep(delay)
                 if isinstance(answer, int):
                     extra = [("Retry-After", str(retry_after))] if retry_after else []
                     return self._send(answer, '{"error": "as told"}', extra)
-                if answer == "garbage":
-                    return self._send(200, "<html>this is not JSON</html>")
+                if self._steered(answer, delay):
+                    return
                 if path == METADATA_PATH:
                     if self.headers.get("Authorization") != "Bearer " + provider.api_key:
                         return self._send(401, '{"error": "unauthorized"}')
@@ -235,27 +249,20 @@ class Provider:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with provider.lock:
-                    provider.counts[path] = provider.counts.get(path, 0) + 1
-                    provider.seen_headers.append((path, dict(self.headers.items())))
-                    answer = provider.answer.get(path, "ok")
+                    answer = self._count(path)
                     delay, retry_after = provider.validate_delay, provider.retry_after
                     wait_seconds = provider.wait_seconds
                     keys = dict(provider.api_keys)
                 if path != VALIDATE_PATH:
                     return self._send(404, '{"error": "not found"}')
-                if answer == "hang":
-                    provider.release.wait(60)
-                    return self._send(500, '{"error": "released"}')
-                if delay:
-                    time.sleep(delay)
+                if self._steered(answer, delay):
+                    return
                 if answer == 429:
                     extra = [("Retry-After", str(retry_after))] if retry_after else []
                     return self._send(429, json.dumps({"wait_seconds": wait_seconds,
                                                        "error": "rate limited"}), extra)
                 if isinstance(answer, int):
                     return self._send(answer, '{"error": "as told"}')
-                if answer == "garbage":
-                    return self._send(200, "<html>this is not JSON</html>")
                 if self.headers.get("Authorization") != "Bearer " + provider.api_key:
                     return self._send(401, '{"error": "unauthorized"}')
                 if self.headers.get("X-Propelauth-url") != provider.auth_authority:

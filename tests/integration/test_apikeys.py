@@ -44,6 +44,9 @@ path = /kmaybe/**
 require = optional
 api_keys = yes
 """
+# An org rule with min_role Admin, one with a permission, another org.
+ORG_REFUSALS = ["/korgs/o-1/admin/whoami.cgi", "/korgs/o-1/billing/whoami.cgi",
+                "/korgs/o-2/member/whoami.cgi"]
 KEY_DIRECTORIES = ["korgs/o-1/member", "korgs/o-1/admin", "korgs/o-1/billing",
                    "korgs/o-2/member", "kmaybe"]
 
@@ -174,6 +177,14 @@ def lines(body):
     return body.splitlines()
 
 
+def assert_refused(server, recorder, key, paths):
+    """Each of PATHS refuses KEY as the server reports a 403."""
+    for path in paths:
+        status, _, body = recorder.get(server.port, path, key)
+        assert status == server.forbidden_status, (path, body)
+        assert harness.PROTECTED_BODY not in body
+
+
 @pytest.mark.parametrize("scheme", ["Token", "Bearer"])
 def test_personal_key_acts_as_its_user(server, keys, recorder, scheme):
     status, _, body = recorder.get(server.port, "/keys/whoami.cgi", keys.personal, scheme)
@@ -210,11 +221,7 @@ def test_org_key_with_user_acts_in_its_org_only(server, keys, recorder):
                  "AUTH_METHOD=api_key"):
         assert line in lines(body), (line, body)
     # user_in_org says Member: below Admin, without can_view_billing.
-    for path in ("/korgs/o-1/admin/whoami.cgi", "/korgs/o-1/billing/whoami.cgi",
-                 "/korgs/o-2/member/whoami.cgi"):
-        status, _, body = recorder.get(server.port, path, keys.org_user)
-        assert status == server.forbidden_status, (path, body)
-        assert harness.PROTECTED_BODY not in body
+    assert_refused(server, recorder, keys.org_user, ORG_REFUSALS)
 
 
 def test_org_key_without_user_acts_as_the_org_with_no_role(server, keys, recorder):
@@ -224,10 +231,7 @@ def test_org_key_without_user_acts_as_the_org_with_no_role(server, keys, recorde
                  "AUTH_METHOD=api_key"):
         assert line in lines(body), (line, body)
     assert not any(line.startswith("AUTH_USER_ID=") for line in lines(body)), body
-    for path in ("/korgs/o-1/admin/whoami.cgi", "/korgs/o-1/billing/whoami.cgi",
-                 "/korgs/o-2/member/whoami.cgi"):
-        status, _, body = recorder.get(server.port, path, keys.org_only)
-        assert status == server.forbidden_status, (path, body)
+    assert_refused(server, recorder, keys.org_only, ORG_REFUSALS)
 
 
 def test_generic_key_passes_user_rules_only(server, keys, recorder):
