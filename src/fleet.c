@@ -629,7 +629,7 @@ int tg_fleet_revoke(const struct tg_config *config, const struct tg_revocation *
     }
     redisContext *redis = redis_open(&address, CONNECT_MILLISECONDS * 2, error);
     if (!redis) {
-        tg_error_prefix(error, "Redis at %s: ", config->fleet_redis);
+        tg_error_prefix(error, "Redis at %s", config->fleet_redis);
         return -1;
     }
     const char *prefix = config->fleet_redis_prefix;

@@ -109,9 +109,12 @@ class World:
         # and readable by the group the servers' spawned tokengate runs as.
         made = run(TOKENGATE, "key", "new", "robot", "--user", "robot-1").stdout
         self.api_key = made.splitlines()[0]
+        expired = run(TOKENGATE, "key", "new", "retired", "--user", "retired-1",
+                      "--expires", "2024-01-01").stdout
+        self.expired_api_key = expired.splitlines()[0]
         self.api_keys_file = os.path.join(directory, "api_keys.conf")
         with open(self.api_keys_file, "w") as out:
-            out.write(made.split("\n", 2)[2])
+            out.write(made.split("\n", 2)[2] + "\n" + expired.split("\n", 2)[2])
         os.chmod(self.api_keys_file, 0o640)
         if os.geteuid() == 0:
             os.chown(self.api_keys_file, 0, grp.getgrnam("nogroup").gr_gid)

@@ -349,7 +349,7 @@ def test_rate_limited_is_429_with_retry_after(node, steered, keys):
     assert int(header(response, "Retry-After")) >= 7, response
 
 
-def test_rate_limited_through_lighttpd_reaches_the_client(world, workdir, steered, recorder):
+def test_rate_limited_and_provider_down_through_lighttpd_reach_the_client(world, workdir, steered, recorder):
     steered.set_answer(VALIDATE_PATH, 429)
     steered.wait_seconds = 9
     docroot_extend(world)
@@ -358,6 +358,12 @@ def test_rate_limited_through_lighttpd_reaches_the_client(world, workdir, steere
         status, headers, body = recorder.get(started.port, "/keys/whoami.cgi",
                                              secrets.token_hex(32))
         assert status == 429 and int(headers.get("retry-after", 0)) >= 9, (status, headers)
+        assert harness.PROTECTED_BODY not in body
+        # PropelAuth down: 503 with Retry-After, to the client too.
+        steered.set_answer(VALIDATE_PATH, 500)
+        status, headers, body = recorder.get(started.port, "/keys/whoami.cgi",
+                                             secrets.token_hex(32))
+        assert status == 503 and int(headers.get("retry-after", 0)) >= 1, (status, headers)
         assert harness.PROTECTED_BODY not in body
     finally:
         started.stop()

@@ -62,9 +62,11 @@ def test_local_api_key_reaches_the_script_as_its_user(server, world, scheme):
         assert line in body.splitlines(), (line, body)
     assert world.api_key not in body
     wrong = world.api_key[:-4] + ("AAAA" if not world.api_key.endswith("AAAA") else "BBBB")
-    status, _, body = harness.get(server.port, "/keys/whoami.cgi",
-                                  headers={"Authorization": "Token " + wrong})
-    assert status == 401 and harness.PROTECTED_BODY not in body
+    for refused in (wrong, world.expired_api_key):
+        status, headers, body = harness.get(server.port, "/keys/whoami.cgi",
+                                            headers={"Authorization": "Token " + refused})
+        assert status == 401 and harness.PROTECTED_BODY not in body
+        assert refused not in body and refused not in repr(headers)
 
 
 @pytest.mark.parametrize("authorization", [
