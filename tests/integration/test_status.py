@@ -5,7 +5,10 @@ and read back with Debian's python3-prometheus-client; the main socket
 never answers them."""
 import os
 import signal
+import socket
+import struct
 import subprocess
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -245,3 +248,37 @@ def test_metrics_and_health_through_each_web_server(gate, world, workdir, name):
             assert harness.get(server.port, "/app/whoami.cgi")[0] == 401
     finally:
         server.stop()
+
+
+def test_hostile_clients_of_the_status_socket_stall_nothing(world, workdir):
+    """The status socket has one worker of its own: idle and dribbling
+    clients, and garbage, must neither stall it nor reach the decisions."""
+    gate = Gate(world, workdir, extra="request_timeout = 2\n")
+    try:
+        idle = [socket.socket(socket.AF_UNIX) for _ in range(200)]
+        for sock in idle:
+            sock.connect(gate.status)
+        dribbling = socket.socket(socket.AF_UNIX)
+        dribbling.connect(gate.status)
+        dribbling.send(struct.pack("!BBHHBx", 1, 1, 1, 8, 0))   # half a BEGIN_REQUEST
+        garbage = socket.socket(socket.AF_UNIX)
+        garbage.connect(gate.status)
+        garbage.send(b"GET /metrics HTTP/1.1\r\n\r\n")
+        garbage.settimeout(5)
+        assert garbage.recv(1) == b""        # not FastCGI: closed
+        started = time.monotonic()
+        status, _, body, _ = gate.scrape()
+        assert status == 200 and "tokengate_build_info" in body
+        assert time.monotonic() - started < 1.0
+        # Decisions go on beside them.
+        assert fcgi_client.request(gate.address, params("/app/x", world.owner))[0] == 200
+        # The half request is closed when request_timeout runs out.
+        dribbling.settimeout(6)
+        assert dribbling.recv(1) == b""
+        status, _, body, _ = gate.scrape("/health")
+        assert status == 200 and body.strip() == "ok"
+        for sock in idle:
+            sock.close()
+        assert gate.process.process.poll() is None
+    finally:
+        gate.process.stop()
