@@ -744,14 +744,16 @@ static bool redis_address_valid(const char *value)
     return (strncmp(value, "unix:/", 6) == 0 && value[6]) || strncmp(value, "redis://", 8) == 0;
 }
 
-/* Printable, no white space: it starts every Redis key and the channel. */
+/* Printable, no white space: it starts every Redis key and the channel;
+ * and no glob character, since revocations are found with SCAN MATCH. */
 static bool redis_prefix_valid(const char *value)
 {
     size_t len = strlen(value);
     if (len > 64)
         return false;
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 127)
+        if ((unsigned char)value[i] <= ' ' || (unsigned char)value[i] >= 127 ||
+            strchr("*?[]\\", value[i]))
             return false;
     return true;
 }
@@ -760,7 +762,8 @@ static const struct key fleet_keys[] = {
     {"redis", KIND_STRING, CONFIG_FIELD(fleet_redis), CONFIG_FIELD(fleet_redis_line),
      .expected = "unix:/PATH or redis://HOST:PORT[/DB]", .valid = redis_address_valid},
     {"redis_prefix", KIND_STRING, CONFIG_FIELD(fleet_redis_prefix), NO_LINE,
-     .expected = "at most 64 printable characters without spaces", .valid = redis_prefix_valid},
+     .expected = "at most 64 printable characters without spaces or * ? [ ] \\",
+     .valid = redis_prefix_valid},
     {NULL},
 };
 

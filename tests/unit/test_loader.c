@@ -132,6 +132,8 @@ static void test_redis_addresses(void **state)
                    ":5: redis: expected unix:/PATH or redis://");
     expect_problem("issuer = https://i.example\n[fleet]\nredis_prefix = has space",
                    ":5: redis_prefix: expected");
+    expect_problem("issuer = https://i.example\n[fleet]\nredis_prefix = tg*:",
+                   ":5: redis_prefix: expected");
 }
 
 int main(void)
