@@ -5,7 +5,6 @@ node within a second, and Redis going away and coming back."""
 import concurrent.futures
 import os
 import re
-import secrets
 import signal
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ import pytest
 
 import harness
 from provider import Provider
-from test_apikeys import Keys, Node, assert_no_key_slice, status_of
+from test_apikeys import Keys, Node, assert_no_key_slice, new_key, status_of
 
 
 class Redis:
@@ -109,7 +108,7 @@ def wait_until(predicate, seconds):
 def test_one_validation_for_a_new_key_across_the_fleet(nodes, provider):
     """200 concurrent requests with one new key, spread over both nodes:
     PropelAuth is asked once."""
-    fresh = secrets.token_hex(32)
+    fresh = new_key()
     provider.api_keys[fresh] = provider.keys_for_tests.answers[provider.keys_for_tests.personal]
     provider.validate_delay = 0.3
     before = provider.validations()
