@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tokengate/fleet.h"
 #include "tokengate/listen.h"
 #include "tokengate/refresh.h"
 #include "tokengate/sources.h"
+#include "tokengate/url.h"
 
 /* A setting left at its default has no line: such problems point at the
  * top of the file. */
@@ -157,6 +159,21 @@ static void roles_check(const struct tg_config *config, struct tg_problems *warn
     }
 }
 
+/* tokengate trusts what it reads in Redis and sends it no password: a
+ * Redis beyond this machine must be on a network only the nodes reach. */
+static void redis_check(const struct tg_config *config, struct tg_problems *warnings)
+{
+    struct tg_redis_address address;
+    const char *why;
+    if (tg_redis_address_parse(config->fleet_redis, &address, &why) == 0 && !address.path[0] &&
+        !tg_url_host_is_loopback(address.host))
+        tg_problems_add(warnings, config->file, config->fleet_redis_line,
+                        "warning: redis = %s leaves this machine: tokengate sends it no "
+                        "password and trusts the validations and revocations it reads "
+                        "there; keep it on a network only the nodes can reach",
+                        config->fleet_redis);
+}
+
 void tg_preflight(const struct tg_config *config, struct tg_problems *errors,
                   struct tg_problems *warnings)
 {
@@ -176,4 +193,6 @@ void tg_preflight(const struct tg_config *config, struct tg_problems *errors,
     if (tg_sources_remote_count(config) > 0)
         state_dir_check(config, errors);
     roles_check(config, warnings);
+    if (config->fleet_redis)
+        redis_check(config, warnings);
 }

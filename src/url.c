@@ -63,9 +63,9 @@ done:
 
 /* 127.0.0.0/8 written as a dotted quad (nothing cleverer), [::1] or
  * localhost. */
-static bool host_is_loopback(const char *host)
+bool tg_url_host_is_loopback(const char *host)
 {
-    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
+    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1"))
         return true;
     unsigned a, b, c, d;
     char tail;
@@ -78,7 +78,7 @@ bool tg_url_fetchable(const char *text)
     struct tg_url url;
     const char *why;
     return tg_url_parse(text, TG_URL_SCHEME_REQUIRED, &url, &why) == 0 &&
-           (url.https || host_is_loopback(url.host));
+           (url.https || tg_url_host_is_loopback(url.host));
 }
 
 int tg_url_join(const char *base, const char *path, char *out, size_t size)

@@ -13,7 +13,8 @@
  *   root could give the socket to; a state_dir that cannot be created or
  *   written, or that others could write (remote key sources only);
  * warnings (risky, exit status unchanged):
- *   a TCP listen or status_listen beyond loopback; socket_owner without a
+ *   a TCP listen or status_listen beyond loopback; a [fleet] redis beyond
+ *   loopback; socket_owner without a
  *   unix socket; a role or min_role missing from the configured hierarchy.
  */
 #ifndef TOKENGATE_PREFLIGHT_H

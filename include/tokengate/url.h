@@ -34,6 +34,11 @@ int tg_url_parse(const char *text, enum tg_url_flags flags, struct tg_url *url,
  * nothing leaves the machine. */
 bool tg_url_fetchable(const char *text);
 
+/* True when HOST (as tg_url_parse() gives it, or without brackets) is a
+ * loopback address written plainly: 127.0.0.0/8 as a dotted quad, ::1 or
+ * localhost. */
+bool tg_url_host_is_loopback(const char *host);
+
 /* BASE (its trailing slashes dropped) followed by PATH, into OUT of SIZE
  * bytes. -1 when it does not fit: a cut URL is an error, never fetched. */
 int tg_url_join(const char *base, const char *path, char *out, size_t size);

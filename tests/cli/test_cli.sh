@@ -119,6 +119,12 @@ expect "-t: listening beyond loopback is a warning" 0 "$TOKENGATE" -t -c "$WORK/
 contains "-t warns about listen" "$WORK/err" "$WORK/wide.conf:2: warning: listen = 0.0.0.0:9000 is reachable beyond this machine"
 contains "-t warns about status_listen" "$WORK/err" "$WORK/wide.conf:3: warning: status_listen = [::]:9180 is reachable"
 contains "-t still says valid" "$WORK/out" "configuration is valid"
+preflight farredis "" "[fleet]\nredis = redis://10.1.2.3:6379"
+expect "-t: a Redis beyond this machine is a warning" 0 "$TOKENGATE" -t -c "$WORK/farredis.conf"
+contains "-t warns about redis" "$WORK/err" "$WORK/farredis.conf:7: warning: redis = redis://10.1.2.3:6379 leaves this machine"
+preflight nearredis "" "[fleet]\nredis = redis://127.0.0.1:6379/1"
+expect "-t: a Redis on loopback is no warning" 0 "$TOKENGATE" -t -c "$WORK/nearredis.conf"
+if grep -q warning "$WORK/err"; then not_ok "-t: no warning for loopback redis"; else ok "-t: no warning for loopback redis"; fi
 preflight typo "" "" "min_role = admin"
 expect "-t: a min_role outside the hierarchy is a warning" 0 "$TOKENGATE" -t -c "$WORK/typo.conf"
 contains "-t names the rule" "$WORK/err" "$WORK/typo.conf:9: warning: [rule r] min_role admin is not in the hierarchy of line 8"
