@@ -230,7 +230,7 @@ static bool validation_start(struct tg_worker *worker, struct tg_connection *con
 }
 
 /* Decides the request libfcgi parsed and writes the response through it;
- * false when the request was parked instead (validation_obtain). */
+ * false when the request was parked instead (validation_start). */
 static bool request_handle(struct tg_worker *worker, struct tg_connection *connection)
 {
     struct tg_server *server = worker->server;

@@ -2,9 +2,11 @@
 /* server.h - the FastCGI server: front, workers, keys, signals, reload.
  *
  * The front (front.h) holds connections until a whole, checked request has
- * arrived; the workers decide it with the current state and answer it; the
- * refresher (refresh.h) publishes new key sets; the main thread takes the
- * signals (SIGHUP reloads, SIGTERM and SIGINT stop).
+ * arrived; the workers decide it with the current state and answer it, or
+ * park it with the validator (validator.h) until PropelAuth has answered
+ * about its API key; the refresher (refresh.h) publishes new key sets, the
+ * fleet (fleet.h) new revocations; the main thread takes the signals
+ * (SIGHUP reloads, SIGTERM and SIGINT stop).
  *
  * Lock order, written down once: the refresher's lock, then state_lock.
  * The refresher publishes keys holding its own lock and takes state_lock
@@ -12,6 +14,9 @@
  * key, configure its sources) while holding state_lock. Workers release
  * state_lock before they wait for a fetch; a reload swaps the configuration
  * under state_lock, releases it, and only then reconfigures the refresher.
+ * Workers take the validator's lock (its cache) under state_lock; the
+ * validator calls back (a parked request's answer) holding none of its
+ * locks, and the fleet publishes revocations holding none of its own.
  */
 #ifndef TOKENGATE_SERVER_H
 #define TOKENGATE_SERVER_H
