@@ -150,6 +150,7 @@ struct tg_fleet {
     atomic_bool stopping;
     atomic_bool up;
     bool ever_reported;
+    bool first_attempt_done;        /* under lock: the start waits for it */
 
     tg_revocations_publish_fn publish;
     void *context;
@@ -258,15 +259,17 @@ static void revocation_receive(struct tg_fleet *fleet, const char *text, size_t 
 }
 
 /* Reads every revocation Redis holds into a new set, published whole:
- * what expired or was removed meanwhile is gone. 0, or -1 with ERROR. */
+ * what expired or was removed meanwhile is gone. The values of each SCAN
+ * batch are asked for in one pipeline, and the set is built in one pass,
+ * so that ten thousand revocations load in a moment. 0, or -1 with ERROR. */
 static int revocations_load(struct tg_fleet *fleet, redisContext *redis, const char *prefix,
                             struct tg_error *error)
 {
-    struct tg_revocations *set = tg_revocations_new();
+    struct tg_revocation *items = NULL;
+    size_t count = 0, capacity = 0;
     char pattern[NAME_MAX_BYTES];
     snprintf(pattern, sizeof pattern, "%srevoked:*", prefix);
     char cursor[32] = "0";
-    time_t now = time(NULL);
     int result = 0;
     do {
         redisReply *reply = redisCommand(redis, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
@@ -281,31 +284,44 @@ static int revocations_load(struct tg_fleet *fleet, redisContext *redis, const c
         }
         snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
         redisReply *names = reply->element[1];
-        for (size_t i = 0; i < names->elements && result == 0; i++) {
-            if (names->element[i]->type != REDIS_REPLY_STRING)
-                continue;
-            redisReply *value = redisCommand(redis, "GET %b", names->element[i]->str,
-                                             names->element[i]->len);
-            struct tg_revocation revocation;
-            if (!value) {
+        size_t asked = 0;
+        for (size_t i = 0; i < names->elements; i++)
+            if (names->element[i]->type == REDIS_REPLY_STRING &&
+                redisAppendCommand(redis, "GET %b", names->element[i]->str,
+                                   names->element[i]->len) == REDIS_OK)
+                asked++;
+        for (size_t i = 0; i < asked; i++) {
+            void *value_object = NULL;
+            if (redisGetReply(redis, &value_object) != REDIS_OK) {
                 tg_error_set(error, "GET: %s", redis->errstr);
                 result = -1;
-            } else if (value->type == REDIS_REPLY_STRING &&
-                       tg_revocation_parse(value->str, value->len, &revocation) == 0) {
-                struct tg_revocations *grown = tg_revocations_with(set, &revocation, now);
-                if (grown) {
-                    tg_revocations_free(set);
-                    set = grown;
+                break;
+            }
+            redisReply *value = value_object;
+            if (count == capacity && count < TG_REVOCATIONS_MAX * 4) {
+                size_t grown = capacity ? capacity * 2 : 64;
+                struct tg_revocation *more = realloc(items, grown * sizeof *items);
+                if (more) {
+                    items = more;
+                    capacity = grown;
                 }
             }
+            if (count < capacity && value->type == REDIS_REPLY_STRING &&
+                tg_revocation_parse(value->str, value->len, &items[count]) == 0)
+                count++;
             freeReplyObject(value);
         }
         freeReplyObject(reply);
     } while (result == 0 && strcmp(cursor, "0") != 0);
-    if (result != 0 || !set) {
-        tg_revocations_free(set);
-        return -1;
+    struct tg_revocations *set =
+        result == 0 ? tg_revocations_from(items, count, time(NULL)) : NULL;
+    free(items);
+    if (result == 0 && !set) {
+        tg_error_set(error, "no memory for %zu revocations", count);
+        result = -1;
     }
+    if (result != 0)
+        return -1;
     revocations_publish(fleet, set);
     return 0;
 }
@@ -373,6 +389,16 @@ static const char *subscription_follow(struct tg_fleet *fleet, redisContext *sub
     }
 }
 
+/* Lets tg_fleet_start() return: the revocations Redis holds are loaded, or
+ * Redis could not be reached. */
+static void first_attempt_end(struct tg_fleet *fleet)
+{
+    pthread_mutex_lock(&fleet->lock);
+    fleet->first_attempt_done = true;
+    pthread_cond_broadcast(&fleet->wake);
+    pthread_mutex_unlock(&fleet->lock);
+}
+
 static void *fleet_run(void *argument)
 {
     struct tg_fleet *fleet = argument;
@@ -387,6 +413,8 @@ static void *fleet_run(void *argument)
         unsigned long generation = fleet->generation;
         if (!configured) {
             atomic_store(&fleet->up, false);
+            fleet->first_attempt_done = true;
+            pthread_cond_broadcast(&fleet->wake);
             while (!atomic_load(&fleet->stopping) && fleet->generation == generation)
                 pthread_cond_wait(&fleet->wake, &fleet->lock);
             pthread_mutex_unlock(&fleet->lock);
@@ -409,18 +437,21 @@ static void *fleet_run(void *argument)
                 loader = redis_open(&address, CONNECT_MILLISECONDS, &error);
             freeReplyObject(reply);
         }
-        if (loader && revocations_load(fleet, loader, prefix, &error) == 0) {
+        bool loaded = loader && revocations_load(fleet, loader, prefix, &error) == 0;
+        if (loaded)
+            state_report(fleet, true, where, NULL);
+        else
+            state_report(fleet, false, where, error.text[0] ? error.text : "cannot connect");
+        first_attempt_end(fleet);
+        if (loaded) {
             redisFree(loader);
             loader = NULL;
-            state_report(fleet, true, where, NULL);
             backoff = 0.25;
             why = subscription_follow(fleet, subscriber, generation);
             if (why) {
                 tg_error_set(&error, "%s", why);
                 state_report(fleet, false, where, error.text);
             }
-        } else {
-            state_report(fleet, false, where, error.text[0] ? error.text : "cannot connect");
         }
         redisFree(loader);
         redisFree(subscriber);
@@ -440,6 +471,16 @@ int tg_fleet_start(struct tg_fleet *fleet)
     if (pthread_create(&fleet->thread, NULL, fleet_run, fleet) != 0)
         return -1;
     fleet->thread_running = true;
+    /* No request is decided before the revocations are known, unless
+     * Redis cannot tell them (then as when it goes away later). */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += TG_FLEET_START_WAIT_SECONDS;
+    pthread_mutex_lock(&fleet->lock);
+    while (!fleet->first_attempt_done &&
+           pthread_cond_timedwait(&fleet->wake, &fleet->lock, &deadline) == 0) {
+    }
+    pthread_mutex_unlock(&fleet->lock);
     return 0;
 }
 

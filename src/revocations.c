@@ -163,6 +163,59 @@ struct tg_revocations *tg_revocations_with(const struct tg_revocations *set,
     return fresh;
 }
 
+static int order_by_name(const void *left, const void *right)
+{
+    const struct tg_revocation *a = left, *b = right;
+    int order = compare(a->kind, a->id, b);
+    /* For one name, the latest made last: it is the one kept. */
+    if (order == 0)
+        order = a->at < b->at ? -1 : a->at > b->at;
+    return order;
+}
+
+static int order_by_age(const void *left, const void *right)
+{
+    const struct tg_revocation *a = left, *b = right;
+    return a->at > b->at ? -1 : a->at < b->at;
+}
+
+struct tg_revocations *tg_revocations_from(const struct tg_revocation *items, size_t count,
+                                           time_t now)
+{
+    struct tg_revocations *set = calloc(1, sizeof *set);
+    if (!set || !(set->items = malloc((count ? count : 1) * sizeof *set->items))) {
+        free(set);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (items[i].until > now)
+            set->items[set->count++] = items[i];
+    qsort(set->items, set->count, sizeof *set->items, order_by_name);
+    /* One per name: the latest made, holding as long as the longest, as
+     * tg_revocations_with() merges them. */
+    size_t kept = 0;
+    time_t until = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->items[i].until > until)
+            until = set->items[i].until;
+        bool last_of_name = i + 1 == set->count ||
+                            compare(set->items[i].kind, set->items[i].id, &set->items[i + 1]) != 0;
+        if (last_of_name) {
+            set->items[kept] = set->items[i];
+            set->items[kept++].until = until;
+            until = 0;
+        }
+    }
+    set->count = kept;
+    if (set->count > TG_REVOCATIONS_MAX) {
+        /* The latest made stay; then back in name order for the search. */
+        qsort(set->items, set->count, sizeof *set->items, order_by_age);
+        set->count = TG_REVOCATIONS_MAX;
+        qsort(set->items, set->count, sizeof *set->items, order_by_name);
+    }
+    return set;
+}
+
 bool tg_revocations_cover(const struct tg_revocations *set, enum tg_revocation_kind kind,
                           const char *id, time_t issued_at, time_t now)
 {

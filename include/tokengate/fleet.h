@@ -40,6 +40,7 @@
 #define TG_FLEET_LOCK_SECONDS 5            /* the validating node's lock */
 #define TG_FLEET_BACKOFF_MAX_SECONDS 5
 #define TG_FLEET_REVOKE_DEFAULT_SECONDS 86400
+#define TG_FLEET_START_WAIT_SECONDS 3      /* for the revocations, at start */
 
 /* Where Redis is: a unix socket, or a TCP host and port, and a database. */
 struct tg_redis_address {
@@ -67,7 +68,9 @@ struct tg_fleet *tg_fleet_new(tg_revocations_publish_fn publish, void *context);
 int tg_fleet_configure(struct tg_fleet *fleet, const struct tg_config *config,
                        struct tg_problems *problems);
 
-/* Starts the subscription thread (nothing without [fleet] redis). 0 or -1. */
+/* Starts the subscription thread (nothing without [fleet] redis), and
+ * returns once the revocations Redis holds are loaded, or Redis could not
+ * be reached, or TG_FLEET_START_WAIT_SECONDS have passed. 0 or -1. */
 int tg_fleet_start(struct tg_fleet *fleet);
 void tg_fleet_stop(struct tg_fleet *fleet);
 void tg_fleet_free(struct tg_fleet *fleet);

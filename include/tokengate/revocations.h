@@ -53,6 +53,12 @@ struct tg_revocations *tg_revocations_new(void);
 struct tg_revocations *tg_revocations_with(const struct tg_revocations *set,
                                            const struct tg_revocation *revocation, time_t now);
 
+/* A new set of the COUNT revocations of ITEMS still holding at NOW (for one
+ * kind and id, the latest), in one pass: loading what Redis holds. At most
+ * TG_REVOCATIONS_MAX are kept, the latest made. NULL when memory is short. */
+struct tg_revocations *tg_revocations_from(const struct tg_revocation *items, size_t count,
+                                           time_t now);
+
 void tg_revocations_free(struct tg_revocations *set);
 
 size_t tg_revocations_count(const struct tg_revocations *set);

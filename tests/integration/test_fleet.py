@@ -228,3 +228,41 @@ def test_revoke_usage_errors(world, workdir, provider, redis, args):
     result = subprocess.run([harness.TOKENGATE, "revoke", "-c", config] + args,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2, (args, result.stderr)
+
+
+def fill(redis, count, prefix="t:"):
+    """COUNT revocations of other users, written in one pipeline."""
+    now = int(time.time())
+    commands = []
+    for i in range(count):
+        line = "user %d %d filler-%d" % (now, now + 600, i)
+        name = "%srevoked:user:filler-%d" % (prefix, i)
+        parts = ["SET", name, line, "EX", "600"]
+        commands.append("*%d\r\n" % len(parts) +
+                        "".join("$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+    result = subprocess.run(["redis-cli", "-s", redis.socket, "--pipe"],
+                            input="".join(commands), capture_output=True, text=True, timeout=60)
+    assert "errors: 0" in result.stdout, result.stdout
+
+
+def test_a_node_starts_with_the_revocations_redis_holds(world, workdir, provider, redis, nodes):
+    """The first request a new node decides already sees every revocation,
+    however many Redis holds: the node loads them before it serves."""
+    fill(redis, 9000)
+    victim = world.mint({"user_id": "rev-4", "org_id_to_org_member_info": {}})
+    assert revoke(nodes[0], "--user", "rev-4").returncode == 0
+    late = Node(world, workdir, provider, sections=fleet_section(redis), name="late",
+                wait=False)
+    try:
+        # The request is in the socket's backlog the moment it listens.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                first = late.request("/app/x", token=victim)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                assert time.monotonic() < deadline, late.output()
+        assert status_of(first) == 401, late.output()
+        assert status_of(late.request("/app/x", token=world.owner)) == 200
+    finally:
+        late.stop()

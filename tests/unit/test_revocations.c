@@ -161,6 +161,43 @@ static void test_sets_are_new_sorted_and_bounded_in_time(void **state)
     tg_revocations_free(empty);
 }
 
+static void test_a_set_loads_in_one_pass(void **state)
+{
+    (void)state;
+    struct tg_revocation items[] = {
+        revocation(TG_REVOKE_USER, "b", NOW - 5, NOW + 10),
+        revocation(TG_REVOKE_ORG, "o", NOW - 5, NOW - 1),       /* over */
+        revocation(TG_REVOKE_USER, "a", NOW - 5, NOW + 10),
+        revocation(TG_REVOKE_USER, "b", NOW - 1, NOW + 5),      /* later, shorter */
+        revocation(TG_REVOKE_API_KEY, "a", NOW - 9, NOW + 10),
+    };
+    struct tg_revocations *set = tg_revocations_from(items, 5, NOW);
+    assert_int_equal(tg_revocations_count(set), 3);
+    /* "b": made at NOW - 1, held as long as the longer one. */
+    assert_true(tg_revocations_cover(set, TG_REVOKE_USER, "b", NOW - 1, NOW + 9));
+    assert_false(tg_revocations_cover(set, TG_REVOKE_USER, "b", NOW, NOW));
+    assert_true(tg_revocations_cover(set, TG_REVOKE_USER, "a", 0, NOW));
+    assert_true(tg_revocations_cover(set, TG_REVOKE_API_KEY, "a", 0, NOW));
+    assert_false(tg_revocations_cover(set, TG_REVOKE_ORG, "o", 0, NOW));
+    tg_revocations_free(set);
+    /* Bounded: the latest made stay. */
+    size_t many = TG_REVOCATIONS_MAX + 100;
+    struct tg_revocation *all = malloc(many * sizeof *all);
+    for (size_t i = 0; i < many; i++)
+        all[i] = revocation(TG_REVOKE_ORG, "", NOW - 100000 + (long)i, NOW + 100);
+    for (size_t i = 0; i < many; i++)
+        snprintf(all[i].id, sizeof all[i].id, "org-%zu", i);
+    set = tg_revocations_from(all, many, NOW);
+    assert_int_equal(tg_revocations_count(set), TG_REVOCATIONS_MAX);
+    assert_false(tg_revocations_cover(set, TG_REVOKE_ORG, "org-99", 0, NOW));
+    assert_true(tg_revocations_cover(set, TG_REVOKE_ORG, "org-100", 0, NOW));
+    char last[32];
+    snprintf(last, sizeof last, "org-%zu", many - 1);
+    assert_true(tg_revocations_cover(set, TG_REVOKE_ORG, last, 0, NOW));
+    tg_revocations_free(set);
+    free(all);
+}
+
 static char *token_for(const char *user, long issued_at)
 {
     char claims[256];
@@ -251,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_read_and_written),
         cmocka_unit_test(test_sets_are_new_sorted_and_bounded_in_time),
+        cmocka_unit_test(test_a_set_loads_in_one_pass),
         cmocka_unit_test(test_decisions_refuse_what_is_revoked),
     };
     return cmocka_run_group_tests_name("revocations", tests, setup, teardown);
