@@ -200,6 +200,23 @@ static bool identity_variables_add(struct tg_decision *decision, const char *pre
     return true;
 }
 
+/* RULE's role and min_role against MEMBERSHIP (of a token, or a key seen
+ * as one). False after refusing. */
+static bool roles_check(const struct tg_config *config, const struct tg_rule *rule,
+                        const struct tg_membership *membership, struct tg_decision *decision)
+{
+    if (rule->role && !tg_membership_is_role(membership, rule->role)) {
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
+        return false;
+    }
+    if (rule->min_role &&
+        !tg_membership_is_at_least_role(membership, rule->min_role, &config->hierarchy)) {
+        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
+        return false;
+    }
+    return true;
+}
+
 /* The organisation requirements of RULE for a verified IDENTITY, with
  * ORG_ID the organisation the request names (NULL: none): on success fills
  * MEMBERSHIP (or leaves *HAS_MEMBERSHIP false); otherwise refuses and
@@ -236,15 +253,8 @@ static bool org_requirements_check(const struct tg_config *config, const struct 
                          "the user is not a member of the organisation");
         return false;
     }
-    if (rule->role && !tg_membership_is_role(membership, rule->role)) {
-        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
+    if (!roles_check(config, rule, membership, decision))
         return false;
-    }
-    if (rule->min_role &&
-        !tg_membership_is_at_least_role(membership, rule->min_role, &config->hierarchy)) {
-        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
-        return false;
-    }
     for (size_t i = 0; i < rule->permission_count; i++)
         if (!tg_membership_has_permission(membership, rule->permissions[i])) {
             refuse_forbidden(decision, TG_REFUSAL_PERMISSION,
@@ -402,15 +412,8 @@ static bool key_requirements_check(const struct tg_config *config, const struct 
         return false;
     }
     struct tg_membership membership = key_membership(key);
-    if (rule->role && !tg_membership_is_role(&membership, rule->role)) {
-        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user does not have the required role");
+    if (!roles_check(config, rule, &membership, decision))
         return false;
-    }
-    if (rule->min_role &&
-        !tg_membership_is_at_least_role(&membership, rule->min_role, &config->hierarchy)) {
-        refuse_forbidden(decision, TG_REFUSAL_ROLE, "the user's role is below the required role");
-        return false;
-    }
     for (size_t i = 0; i < rule->permission_count; i++) {
         bool held = false;
         for (size_t p = 0; p < key->permission_count && !held; p++)
