@@ -12,8 +12,8 @@
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
+#include "tokengate/apikey.h"
 #include "tokengate/base64url.h"
 #include "tokengate/config.h"
 #include "tokengate/decision.h"
@@ -337,13 +337,12 @@ int tg_cli_key_new(int argc, char **argv)
     char key[3 + TG_BASE64URL_ENCODED_SIZE(sizeof random)] = "tg_";
     tg_base64url_encode(random, sizeof random, key + 3);
     OPENSSL_cleanse(random, sizeof random);
-    unsigned char hash[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, strlen(key), hash);
-    printf("%s\n\n[api_key %s]\nhash = sha256:", key, name);
+    unsigned char hash[TG_KEY_HASH_SIZE];
+    char hex[TG_KEY_HASH_HEX];
+    tg_key_hash(key, strlen(key), hash);
+    tg_key_hash_hex(hash, hex);
+    printf("%s\n\n[api_key %s]\nhash = sha256:%s\n", key, name, hex);
     OPENSSL_cleanse(key, sizeof key);
-    for (size_t i = 0; i < sizeof hash; i++)
-        printf("%02x", hash[i]);
-    printf("\n");
     if (user)
         printf("user_id = %s\n", user);
     if (org)
