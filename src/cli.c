@@ -434,10 +434,7 @@ int tg_cli_revoke(int argc, char **argv, const char *config_path)
         tg_key_hash_hex(hash, revocation.id);
     } else {
         size_t len = strlen(target);
-        bool ok = len > 0 && len <= TG_REVOCATION_ID_MAX;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = (unsigned char)target[i] > ' ' && target[i] != 127;
-        if (!ok) {
+        if (!tg_revocation_id_valid(target, len)) {
             fprintf(stderr, "tokengate revoke: an id is 1 to %d characters without spaces\n",
                     TG_REVOCATION_ID_MAX);
             return 2;

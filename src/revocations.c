@@ -38,6 +38,16 @@ static bool seconds_read(const char **cursor, const char *end, time_t *out)
     return true;
 }
 
+bool tg_revocation_id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len > TG_REVOCATION_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)id[i] <= ' ' || id[i] == 127)
+            return false;
+    return true;
+}
+
 int tg_revocation_parse(const char *text, size_t len, struct tg_revocation *revocation)
 {
     const char *end = text + len, *cursor = text;
@@ -56,11 +66,8 @@ int tg_revocation_parse(const char *text, size_t len, struct tg_revocation *revo
         !seconds_read(&cursor, end, &revocation->until))
         return -1;
     size_t id_len = (size_t)(end - cursor);
-    if (id_len == 0 || id_len > TG_REVOCATION_ID_MAX)
+    if (!tg_revocation_id_valid(cursor, id_len))
         return -1;
-    for (size_t i = 0; i < id_len; i++)
-        if ((unsigned char)cursor[i] <= ' ' || cursor[i] == 127)
-            return -1;
     memcpy(revocation->id, cursor, id_len);
     revocation->id[id_len] = '\0';
     return 0;

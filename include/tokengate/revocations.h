@@ -35,6 +35,10 @@ struct tg_revocation {
 /* "user", "api_key", "org". */
 const char *tg_revocation_kind_name(enum tg_revocation_kind kind);
 
+/* Whether LEN bytes of ID may be what a revocation names: 1 to
+ * TG_REVOCATION_ID_MAX bytes, none of them white space or a control. */
+bool tg_revocation_id_valid(const char *id, size_t len);
+
 /* Reads one line (LEN bytes of TEXT, no newline): KIND AT UNTIL ID. 0, or
  * -1 when it is not one (a node ignores what it cannot read). */
 int tg_revocation_parse(const char *text, size_t len, struct tg_revocation *revocation);
