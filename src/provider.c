@@ -33,6 +33,18 @@ static json_t *object_load(const char *body, size_t len, const char *what, struc
     return root;
 }
 
+void tg_provider_propelauth_headers(const char *api_key, const char *authority,
+                                    struct tg_propelauth_headers *headers)
+{
+    snprintf(headers->authorization, sizeof headers->authorization,
+             "Authorization: Bearer %s", api_key);
+    snprintf(headers->propelauth_url, sizeof headers->propelauth_url, "X-Propelauth-url: %s",
+             authority);
+    headers->list[0] = headers->authorization;
+    headers->list[1] = headers->propelauth_url;
+    headers->list[2] = NULL;
+}
+
 int tg_provider_metadata_read(const char *body, size_t len, struct tg_keyset *set,
                               struct tg_error *error)
 {

@@ -360,20 +360,13 @@ static bool fetch_document(struct tg_refresher *refresher, const struct fetch_se
         .ca_file = settings->ca_file[0] ? settings->ca_file : NULL,
         .cancel = settings->cancel,
     };
-    char authorization[TG_API_KEY_MAX + 32];
-    char propelauth_url[sizeof ((struct tg_url *)0)->authority + 32];
-    const char *headers[3] = {NULL, NULL, NULL};
-    if (send_api_key) {
-        snprintf(authorization, sizeof authorization, "Authorization: Bearer %s",
-                 settings->api_key);
-        snprintf(propelauth_url, sizeof propelauth_url, "X-Propelauth-url: %s", job->authority);
-        headers[0] = authorization;
-        headers[1] = propelauth_url;
-    }
+    struct tg_propelauth_headers headers = {.list = {NULL}};
+    if (send_api_key)
+        tg_provider_propelauth_headers(settings->api_key, job->authority, &headers);
     struct tg_error err;
     atomic_fetch_add(&refresher->fetches, 1);
-    int rc = tg_http_fetch(&options, url, headers, NULL, response, &err);
-    OPENSSL_cleanse(authorization, sizeof authorization);
+    int rc = tg_http_fetch(&options, url, headers.list, NULL, response, &err);
+    OPENSSL_cleanse(headers.authorization, sizeof headers.authorization);
     if (rc != 0) {
         /* A fetch cancelled by a stop is no failure of the provider's. */
         if (!atomic_load(&refresher->stopping))

@@ -14,6 +14,7 @@
 #include "tokengate/fleet.h"
 #include "tokengate/http.h"
 #include "tokengate/log.h"
+#include "tokengate/provider.h"
 #include "tokengate/sources.h"
 #include "tokengate/url.h"
 
@@ -23,7 +24,7 @@
  * changes nothing under it. */
 struct settings {
     char url[TG_URL_MAX];
-    char authority[300];            /* X-Propelauth-url */
+    char authority[sizeof ((struct tg_url *)0)->authority]; /* X-Propelauth-url */
     char api_key[TG_API_KEY_MAX];   /* the integration key */
     char api_key_file[PATH_MAX];    /* named in the log when PropelAuth refuses it */
     char ca_file[PATH_MAX];
@@ -142,19 +143,16 @@ static struct tg_key_validation *provider_ask(struct tg_validator *validator,
     tg_buffer_init(&body, body_text, sizeof body_text);
     if (!tg_key_validation_request(key, len, &body))
         return tg_key_validation_new(TG_KEY_INVALID, 0, NULL, 0);
-    char authorization[TG_API_KEY_MAX + 32];
-    char propelauth_url[sizeof settings->authority + 32];
-    snprintf(authorization, sizeof authorization, "Authorization: Bearer %s", settings->api_key);
-    snprintf(propelauth_url, sizeof propelauth_url, "X-Propelauth-url: %s", settings->authority);
-    const char *headers[] = {authorization, propelauth_url, NULL};
+    struct tg_propelauth_headers headers;
+    tg_provider_propelauth_headers(settings->api_key, settings->authority, &headers);
     struct tg_http_options options = {
         .ca_file = settings->ca_file[0] ? settings->ca_file : NULL,
         .cancel = &validator->stopping,
     };
     struct tg_http_response response;
     struct tg_error error = {0};
-    int rc = tg_http_fetch(&options, settings->url, headers, body_text, &response, &error);
-    OPENSSL_cleanse(authorization, sizeof authorization);
+    int rc = tg_http_fetch(&options, settings->url, headers.list, body_text, &response, &error);
+    OPENSSL_cleanse(headers.authorization, sizeof headers.authorization);
     OPENSSL_cleanse(body_text, body.used);
     struct tg_key_validation *validation;
     if (rc != 0) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tokengate/config.h"
 #include "tokengate/jwk.h"
 #include "tokengate/keys.h"
 #include "tokengate/url.h"
@@ -25,6 +26,18 @@ enum tg_source_kind {
     TG_SOURCE_JWKS_URL,       /* a JWK set */
     TG_SOURCE_OIDC,           /* {issuer}/.well-known/openid-configuration, then its jwks_uri */
 };
+
+/* The headers every call to PropelAuth's backend API carries: the
+ * integration key, and the auth URL's HOST[:PORT] (X-Propelauth-url).
+ * LIST is NULL-terminated, for tg_http_fetch(). AUTHORIZATION holds the
+ * key: the caller wipes it after the call. */
+struct tg_propelauth_headers {
+    char authorization[TG_API_KEY_MAX + 32];
+    char propelauth_url[sizeof ((struct tg_url *)0)->authority + 32];
+    const char *list[3];
+};
+void tg_provider_propelauth_headers(const char *api_key, const char *authority,
+                                    struct tg_propelauth_headers *headers);
 
 /* Adds the verifier key of a PropelAuth metadata BODY ({"verifier_key_pem":
  * "-----BEGIN PUBLIC KEY-----..."}) to SET. Returns 0, or -1 with ERROR. */
