@@ -537,22 +537,28 @@ static struct tg_key_validation *shared_read(const redisReply *reply, time_t *ex
     memcpy(head, reply->str, head_len);
     head[head_len] = '\0';
     char verdict[16];
-    long retry_after;
     long long until;
-    if (sscanf(head, "%15s %ld %lld", verdict, &retry_after, &until) != 3)
+    /* The retry-after field is kept in the format: valid and invalid
+     * results wait for nothing. */
+    if (sscanf(head, "%15s %*d %lld", verdict, &until) != 2)
         return NULL;
-    enum tg_key_verdict kinds[] = {TG_KEY_VALID, TG_KEY_INVALID};
-    for (size_t i = 0; i < 2; i++) {
-        if (strcmp(verdict, tg_key_verdict_name(kinds[i])) != 0)
-            continue;
-        const char *answer = newline ? newline + 1 : "";
-        size_t answer_len = newline ? reply->len - head_len - 1 : 0;
-        if (kinds[i] == TG_KEY_VALID && (!newline || answer_len > TG_KEY_ANSWER_MAX))
-            return NULL;
-        *expires = (time_t)until;
-        return tg_key_validation_new(kinds[i], retry_after, answer, answer_len);
+    /* Only what may be kept is shared, and it is read as PropelAuth's own
+     * answer would be: a "valid" whose answer the decision could not read
+     * is no result. */
+    bool valid = strcmp(verdict, tg_key_verdict_name(TG_KEY_VALID)) == 0;
+    if (!valid && strcmp(verdict, tg_key_verdict_name(TG_KEY_INVALID)) != 0)
+        return NULL;
+    const char *answer = newline ? newline + 1 : "";
+    size_t answer_len = newline ? reply->len - head_len - 1 : 0;
+    struct tg_error error;
+    struct tg_key_validation *validation =
+        tg_key_validation_read(valid ? 200 : 404, answer, answer_len, -1, 1, &error);
+    if (validation && validation->verdict != (valid ? TG_KEY_VALID : TG_KEY_INVALID)) {
+        tg_key_validation_release(validation);
+        return NULL;
     }
-    return NULL;
+    *expires = (time_t)until;
+    return validation;
 }
 
 static struct tg_key_validation *shared_get(redisContext *redis, const char *prefix,

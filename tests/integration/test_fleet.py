@@ -266,3 +266,63 @@ def test_a_node_starts_with_the_revocations_redis_holds(world, workdir, provider
         assert status_of(late.request("/app/x", token=world.owner)) == 200
     finally:
         late.stop()
+
+
+def test_a_redis_that_never_answers_stalls_nothing(world, workdir, provider):
+    """Something that accepts on the Redis socket and never answers: the
+    node starts (the wait for revocations is bounded), says Redis is down,
+    and decides tokens and new keys without waiting on it."""
+    import socket
+    import threading
+    path = os.path.join(workdir, "redis-mute.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except socket.timeout:
+                pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    node = None
+    try:
+        started = time.monotonic()
+        node = Node(world, workdir, provider, name="mute",
+                    sections="[fleet]\nredis = unix:%s\n" % path)
+        assert time.monotonic() - started < 8, node.output()
+        assert wait_until(lambda: "tokengate_redis_up 0" in node.metrics(), 5), node.output()
+        started = time.monotonic()
+        assert status_of(node.request("/app/x", token=world.owner)) == 200
+        assert status_of(node.request("/keys/x", provider.keys_for_tests.personal)) == 200
+        assert time.monotonic() - started < 2.0
+    finally:
+        stop.set()
+        thread.join()
+        if node:
+            node.stop()
+        for sock in held:
+            sock.close()
+        listener.close()
+
+
+def test_a_malformed_shared_result_is_not_trusted(nodes, provider, redis):
+    """What Redis holds under a key's name is read strictly: a value that
+    is not a validation is a miss, and PropelAuth is asked."""
+    import hashlib
+    answer = provider.keys_for_tests.answers[provider.keys_for_tests.personal]
+    for garbage in ("valid", "valid 0 99999999999\n{not json", "valid 0 99999999999\n[1]",
+                    "invalid x y", "unavailable 5 99999999999\n", "\n"):
+        key = new_key()
+        provider.api_keys[key] = answer
+        redis.cli("SET", "t:apikey:" + hashlib.sha256(key.encode()).hexdigest(), garbage,
+                  "EX", "60")
+        before = provider.validations()
+        assert status_of(nodes[0].request("/keys/x", key)) == 200, garbage
+        assert provider.validations() == before + 1, garbage
