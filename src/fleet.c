@@ -540,7 +540,7 @@ static struct tg_key_validation *shared_read(const redisReply *reply, time_t *ex
     long long until;
     /* The retry-after field is kept in the format: valid and invalid
      * results wait for nothing. */
-    if (sscanf(head, "%15s %*d %lld", verdict, &until) != 2)
+    if (sscanf(head, "%15s %*s %lld", verdict, &until) != 2)
         return NULL;
     /* Only what may be kept is shared, and it is read as PropelAuth's own
      * answer would be: a "valid" whose answer the decision could not read
